@@ -1,0 +1,80 @@
+"""Message and result codecs: the stream fields of DESIGN.md, and their validation."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+PHONE_RE = re.compile(r"^\+\d{11,15}$")
+MAX_BODY = 100
+
+
+class MalformedEntry(ValueError):
+    """An outbox entry whose fields are missing or invalid; the text is the reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    seq: int
+    to: str
+    body: str
+    created: float
+
+    def fields(self) -> dict[str, str]:
+        return {
+            "seq": str(self.seq),
+            "to": self.to,
+            "body": self.body,
+            "created": repr(self.created),
+        }
+
+    @classmethod
+    def parse(cls, fields: dict[str, str]) -> Message:
+        """Decode and validate an outbox entry; raise MalformedEntry with the reason."""
+        try:
+            seq = int(fields["seq"])
+            to = fields["to"]
+            body = fields["body"]
+            created = float(fields["created"])
+        except KeyError as exc:
+            raise MalformedEntry(f"missing field {exc.args[0]}") from None
+        except ValueError as exc:
+            raise MalformedEntry(f"invalid number: {exc}") from None
+        if seq < 0:
+            raise MalformedEntry(f"invalid seq {seq}")
+        if not PHONE_RE.match(to):
+            raise MalformedEntry(f"invalid phone number {to!r}")
+        if not 1 <= len(body) <= MAX_BODY:
+            raise MalformedEntry(f"body length {len(body)} outside 1..{MAX_BODY}")
+        return cls(seq, to, body, created)
+
+
+@dataclass(frozen=True, slots=True)
+class Result:
+    """One send attempt, as the monitor reads it from the results stream.
+
+    ``dup`` marks a success for a message that was already delivered (suppressed).
+    """
+
+    seq: int
+    sender: str
+    attempt: int
+    ok: bool
+    duration: float
+    ts: float
+    latency: float | None = None
+    dup: bool = False
+
+    @classmethod
+    def parse(cls, f: dict[str, str]) -> Result:
+        latency = f.get("latency")
+        return cls(
+            seq=int(f["seq"]),
+            sender=f["sender"],
+            attempt=int(f["attempt"]),
+            ok=f["ok"] == "1",
+            duration=float(f["duration"]),
+            ts=float(f["ts"]),
+            latency=float(latency) if latency is not None else None,
+            dup=f.get("dup") == "1",
+        )

@@ -1,0 +1,92 @@
+"""Redis clients: a real server from a URL, or the embedded in-memory one (fakeredis)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from urllib.parse import urlsplit, urlunsplit
+
+import fakeredis
+from redis.asyncio import Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+logger = logging.getLogger(__name__)
+
+EMBEDDED = "embedded://"
+# Blocking reads stay well under this (see DESIGN.md, known pitfalls).
+SOCKET_TIMEOUT = 10.0
+MIN_REDIS = (6, 2)
+
+
+class RedisUnavailable(Exception):
+    """Redis cannot be reached (or is too old); the message names the masked URL."""
+
+
+def mask_url(url: str | None) -> str:
+    """The URL with any password replaced by ``***``."""
+    if not url:
+        return EMBEDDED
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    port = f":{parts.port}" if parts.port else ""
+    netloc = f"{user}:***@{host}{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+def connect(url: str, retries: int = 3) -> Redis:
+    """An asyncio client for ``url`` (hiredis parser when installed), retrying with backoff."""
+    retry = Retry(ExponentialWithJitterBackoff(cap=2.0, base=0.05), retries)
+    return Redis.from_url(
+        url,
+        decode_responses=True,
+        socket_timeout=SOCKET_TIMEOUT,
+        socket_connect_timeout=5.0,
+        retry=retry,
+        retry_on_error=[RedisConnectionError, RedisTimeoutError],
+        health_check_interval=15,
+    )
+
+
+class EmbeddedRedis:
+    """One in-process Redis server; every client made from it sees the same data."""
+
+    def __init__(self) -> None:
+        self.server = fakeredis.FakeServer(version=(7, 0))
+
+    def client(self) -> Redis:
+        client: Redis = fakeredis.FakeAsyncRedis(server=self.server, decode_responses=True)
+        return client
+
+
+async def check_server(client: Redis, url: str | None) -> None:
+    """Fail early, with the masked URL, when Redis is unreachable or older than 6.2."""
+    if url is None:
+        return  # the embedded server is always there and speaks Redis 7
+    try:
+        info = await client.info("server")
+    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+        raise RedisUnavailable(f"cannot reach Redis at {mask_url(url)}: {exc}") from None
+    version = str(info.get("redis_version", "0"))
+    parts = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
+    if parts < MIN_REDIS:
+        raise RedisUnavailable(
+            f"Redis at {mask_url(url)} is version {version}; 6.2 or newer is needed (XAUTOCLAIM)"
+        )
+
+
+@asynccontextmanager
+async def server_client(url: str) -> AsyncIterator[Redis]:
+    """A checked client for a real server, closed on exit."""
+    client = connect(url)
+    try:
+        await check_server(client, url)
+        yield client
+    finally:
+        await client.aclose()

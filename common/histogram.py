@@ -1,0 +1,86 @@
+"""A streaming histogram with log-spaced buckets (DDSketch-style).
+
+Any quantile it reports is within ``rel_error`` (1 %) of a true sample value of that
+rank; memory grows with the logarithm of the value range, not with the sample count,
+and two histograms merge by adding their bucket counts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Any
+
+DEFAULT_REL_ERROR = 0.01
+ZERO_BELOW = 1e-9  # values below this (a zero-delay attempt) count in the zero bucket
+
+
+class LogHistogram:
+    def __init__(self, rel_error: float = DEFAULT_REL_ERROR) -> None:
+        self.rel_error = rel_error
+        self._gamma = (1 + rel_error) / (1 - rel_error)
+        self._log_gamma = math.log(self._gamma)
+        self.buckets: Counter[int] = Counter()
+        self.zeros = 0
+        self.count = 0
+        self.total = 0.0
+
+    def add(self, value: float, n: int = 1) -> None:
+        self.count += n
+        self.total += value * n
+        if value < ZERO_BELOW:
+            self.zeros += n
+        else:
+            self.buckets[math.ceil(math.log(value) / self._log_gamma)] += n
+
+    def merge(self, other: LogHistogram) -> None:
+        self.buckets.update(other.buckets)
+        self.zeros += other.zeros
+        self.count += other.count
+        self.total += other.total
+
+    @property
+    def mean(self) -> float:
+        return self.total / self.count if self.count else 0.0
+
+    def quantile(self, q: float) -> float:
+        """The value at quantile ``q`` (0..1), 0.0 when empty."""
+        if self.count == 0:
+            return 0.0
+        rank = q * (self.count - 1)
+        seen = self.zeros
+        if rank < seen:
+            return 0.0
+        for index in sorted(self.buckets):
+            seen += self.buckets[index]
+            if rank < seen:
+                return self._value(index)
+        return self._value(max(self.buckets))
+
+    def _value(self, index: int) -> float:
+        """The representative of bucket ``index``: within rel_error of every value in it."""
+        return 2 * self._gamma**index / (self._gamma + 1)
+
+    def bins(self) -> list[tuple[float, float, int]]:
+        """(low, high, count) per non-empty bucket, for charts."""
+        return [
+            (self._gamma ** (i - 1), self._gamma**i, self.buckets[i]) for i in sorted(self.buckets)
+        ]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "e": self.rel_error,
+            "z": self.zeros,
+            "n": self.count,
+            "t": self.total,
+            "b": {str(i): c for i, c in self.buckets.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LogHistogram:
+        hist = cls(float(data["e"]))
+        hist.zeros = int(data["z"])
+        hist.count = int(data["n"])
+        hist.total = float(data["t"])
+        hist.buckets = Counter({int(i): int(c) for i, c in data["b"].items()})
+        return hist

@@ -1,0 +1,61 @@
+"""Every Redis key name of a run, in one place (see DESIGN.md, "Redis keys")."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+GROUP = "senders"
+
+# Fields of the run's meta hash.
+META_TOTAL = "total"
+META_PRODUCED = "produced"
+META_DONE = "done"
+META_CREATED = "created"
+META_CONFIG = "config"
+META_DELIVERED = "delivered"
+META_ABANDONED = "abandoned"
+META_DEAD = "dead_letters"
+META_PROFILE_CLAIMS = "profile_claims"
+
+
+@dataclass(frozen=True)
+class RunKeys:
+    """The keys of one run. All share the hash tag ``{run}`` so a run lives in one slot."""
+
+    run: str
+
+    def _key(self, name: str) -> str:
+        return f"sms:{{{self.run}}}:{name}"
+
+    @property
+    def outbox(self) -> str:
+        return self._key("outbox")
+
+    @property
+    def results(self) -> str:
+        return self._key("results")
+
+    @property
+    def meta(self) -> str:
+        return self._key("meta")
+
+    @property
+    def delivered(self) -> str:
+        return self._key("delivered")
+
+    @property
+    def senders(self) -> str:
+        return self._key("senders")
+
+    @property
+    def dead(self) -> str:
+        return self._key("dead")
+
+    @property
+    def monitor(self) -> str:
+        return self._key("monitor")
+
+    def all(self) -> list[str]:
+        """Every key of the run, for ``sms-sim reset``."""
+        names = ("outbox", "results", "meta", "delivered", "senders", "dead", "monitor")
+        return [self._key(n) for n in names]

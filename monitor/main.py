@@ -1,0 +1,70 @@
+"""The monitor: follow the results stream, report every period, summarise at the end."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from redis.asyncio import Redis
+
+from common import keys as k
+from common.keys import RunKeys
+from common.run import RunState, require_state, wait_for_run
+from common.settings import MonitorSettings
+from monitor.reader import READ_COUNT, ResultsReader
+from monitor.stats import Stats
+from monitor.summary import Snapshot
+from monitor.views import View
+
+logger = logging.getLogger(__name__)
+
+MAX_BLOCK_MS = 1000
+
+
+class Monitor:
+    def __init__(self, client: Redis, settings: MonitorSettings, view: View) -> None:
+        self.client = client
+        self.settings = settings
+        self.view = view
+        self.keys = RunKeys(settings.run)
+        self.reader = ResultsReader(client, self.keys)
+        self.stats = Stats()
+        self.created = 0.0
+
+    async def watch(self, stop: asyncio.Event) -> Snapshot | None:
+        """Report until the run completes or ``stop`` is set; None if it never appeared."""
+        state = await wait_for_run(self.client, self.keys, stop)
+        if state is None:
+            return None
+        self.stats = await self.reader.load_checkpoint()
+        self.created = float(await self.client.hget(self.keys.meta, k.META_CREATED) or 0)
+        state = await self._follow(state, stop)
+        snap = await self.snapshot(state)
+        await self.reader.save_checkpoint(self.stats)
+        self.view.finish(snap)
+        return snap
+
+    async def _follow(self, state: RunState, stop: asyncio.Event) -> RunState:
+        loop = asyncio.get_running_loop()
+        period = self.settings.report_period
+        next_report = loop.time() + period
+        while not stop.is_set() and not self._complete(state):
+            block = int(min(max(next_report - loop.time(), 0.001), MAX_BLOCK_MS / 1000) * 1000)
+            read = await self.reader.read_into(self.stats, max(block, 1))
+            due = loop.time() >= next_report
+            if read < READ_COUNT or due:
+                state = await require_state(self.client, self.keys)
+            if due:
+                self.view.update(await self.snapshot(state))
+                await self.reader.save_checkpoint(self.stats)
+                next_report = max(next_report + period, loop.time())
+        return state
+
+    def _complete(self, state: RunState) -> bool:
+        """Done when every message is delivered (as counted here) or abandoned."""
+        return state.done and self.stats.sent + state.abandoned >= state.total
+
+    async def snapshot(self, state: RunState) -> Snapshot:
+        senders = await self.reader.senders()
+        return Snapshot(self.keys.run, state, self.stats, senders, self.created, time.time())

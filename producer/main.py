@@ -1,0 +1,101 @@
+"""The producer: enqueue the run's messages in atomic batches, within the backlog cap."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from redis.asyncio import Redis
+
+from common.keys import RunKeys
+from common.run import ensure_group
+from common.settings import ProducerSettings
+from producer.content import batch_args, batch_rng
+from producer.store import RunWriter
+
+logger = logging.getLogger(__name__)
+
+PROGRESS_EVERY = 5.0
+BACKLOG_POLL = 0.02
+
+
+class Producer:
+    """Creates (or resumes) a run, then fills its outbox in atomic batches."""
+
+    def __init__(self, client: Redis, settings: ProducerSettings) -> None:
+        self.settings = settings
+        self.writer = RunWriter(client, RunKeys(settings.run))
+        self.produced = 0
+
+    async def open(self) -> None:
+        """Create the run's meta and consumer group, or join the existing run."""
+        config = self.settings.model_dump(
+            mode="json", include={"count", "seed", "max_backlog", "batch_size"}
+        )
+        self.produced = await self.writer.open_run(self.settings.count, config)
+        await ensure_group(self.writer.client, self.writer.keys)
+        if self.produced:
+            logger.info(
+                "run %r: resuming at seq %d of %d",
+                self.settings.run,
+                self.produced,
+                self.settings.count,
+            )
+
+    async def fill(self, stop: asyncio.Event) -> int:
+        """Enqueue the remaining messages; stop after the current batch when ``stop`` is set.
+
+        Marks the run done once every message is enqueued; returns how many are enqueued.
+        """
+        total, seed, cap = self.settings.count, self.settings.seed, self.settings.max_backlog
+        chunk = _chunk_size(self.settings)
+        started = last_log = time.monotonic()
+        while self.produced < total and not stop.is_set():
+            n = min(chunk, total - self.produced)
+            if not await _wait_for_room(self.writer, cap, n, stop):
+                break
+            args = batch_args(batch_rng(seed, self.produced), n)
+            self.produced = await self.writer.enqueue(self.produced, time.time(), args)
+            if time.monotonic() - last_log >= PROGRESS_EVERY:
+                last_log = time.monotonic()
+                logger.info("enqueued %d / %d", self.produced, total)
+        if self.produced >= total:
+            await self.writer.mark_done()
+            logger.info(
+                "run %r: all %d messages enqueued (%.2f s)",
+                self.settings.run,
+                total,
+                time.monotonic() - started,
+            )
+        return self.produced
+
+
+async def produce(client: Redis, settings: ProducerSettings, stop: asyncio.Event) -> int:
+    """Open the run and enqueue its messages; return how many the run now holds."""
+    producer = Producer(client, settings)
+    await producer.open()
+    return await producer.fill(stop)
+
+
+def _chunk_size(settings: ProducerSettings) -> int:
+    if settings.max_backlog:
+        return max(1, min(settings.batch_size, settings.max_backlog))
+    return settings.batch_size
+
+
+async def _wait_for_room(writer: RunWriter, cap: int, n: int, stop: asyncio.Event) -> bool:
+    """Wait until ``n`` more messages fit under the backlog cap; False if stopped first."""
+    if cap == 0:
+        return True
+    said = False
+    while await writer.backlog() + n > cap:
+        if not said:
+            logger.debug("backlog at its cap of %d; waiting for senders", cap)
+            said = True
+        try:
+            await asyncio.wait_for(stop.wait(), BACKLOG_POLL)
+            return False
+        except TimeoutError:
+            pass
+    return True

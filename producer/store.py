@@ -1,0 +1,82 @@
+"""The producer's Redis side: create or resume a run, enqueue a batch atomically."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from redis.asyncio import Redis
+
+from common import keys as k
+from common.errors import UsageProblem
+from common.keys import RunKeys
+
+# One round trip per batch: XADD every message and advance ``produced`` atomically, so a
+# producer killed mid-batch leaves either the whole batch or none of it. A stale ``start``
+# (another producer got there first) is refused, so no seq is ever written twice.
+ENQUEUE = """
+local start = tonumber(ARGV[1])
+local produced = tonumber(redis.call('HGET', KEYS[2], 'produced'))
+if produced == nil then return redis.error_reply('NORUN run meta is gone') end
+if produced ~= start then return redis.error_reply('STALE produced=' .. produced) end
+local n = 0
+for i = 3, #ARGV, 2 do
+  redis.call('XADD', KEYS[1], '*', 'seq', start + n, 'to', ARGV[i], 'body', ARGV[i + 1],
+             'created', ARGV[2])
+  n = n + 1
+end
+redis.call('HSET', KEYS[2], 'produced', start + n)
+return start + n
+"""
+
+
+class CountMismatch(UsageProblem):
+    """The run exists with a different total."""
+
+
+class RunWriter:
+    """Writes one run's meta and outbox."""
+
+    def __init__(self, client: Redis, keys: RunKeys) -> None:
+        self.client = client
+        self.keys = keys
+        self._enqueue = client.register_script(ENQUEUE)
+
+    async def open_run(self, total: int, config: dict[str, Any]) -> int:
+        """Create the run's meta, or join the existing one; return how many are enqueued."""
+        initial: dict[str, str | int | float] = {
+            k.META_TOTAL: total,
+            k.META_PRODUCED: 0,
+            k.META_DONE: 0,
+            k.META_CREATED: time.time(),
+            k.META_DELIVERED: 0,
+            k.META_ABANDONED: 0,
+            k.META_DEAD: 0,
+            k.META_CONFIG: json.dumps(config, sort_keys=True),
+        }
+        async with self.client.pipeline(transaction=True) as pipe:
+            for field, value in initial.items():
+                pipe.hsetnx(self.keys.meta, field, value)
+            pipe.hmget(self.keys.meta, [k.META_TOTAL, k.META_PRODUCED])
+            replies = await pipe.execute()
+        existing_total, produced = (int(v) for v in replies[-1])
+        if existing_total != total:
+            raise CountMismatch(
+                f"run {self.keys.run!r} already exists with {existing_total} messages, not "
+                f"{total}: use a new --run NAME or `sms-sim reset --run {self.keys.run}`"
+            )
+        return produced
+
+    async def enqueue(self, start: int, created: float, flat_args: list[str]) -> int:
+        """Append one batch (``to, body`` pairs) at ``start``; return the new produced count."""
+        args: list[str | int] = [start, repr(created), *flat_args]
+        result = await self._enqueue(keys=[self.keys.outbox, self.keys.meta], args=args)
+        return int(result)
+
+    async def backlog(self) -> int:
+        """Undelivered messages in the outbox (delivered ones are deleted from it)."""
+        return int(await self.client.xlen(self.keys.outbox))
+
+    async def mark_done(self) -> None:
+        await self.client.hset(self.keys.meta, k.META_DONE, 1)

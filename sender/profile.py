@@ -1,0 +1,51 @@
+"""Which gateway profile a sender simulates: its flags, or the next one from the config."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+
+from redis.asyncio import Redis
+
+from common import keys as k
+from common.keys import RunKeys
+from common.settings import SenderProfile, SenderSettings
+
+logger = logging.getLogger(__name__)
+
+
+def default_name() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+async def resolve_profile(client: Redis, keys: RunKeys, settings: SenderSettings) -> SenderProfile:
+    """The explicit profile when both mean_time and failure_rate are given; otherwise claim
+    the next unclaimed profile of the config's ``senders`` list (wrapping around), with any
+    explicit flag or environment variable still winning."""
+    if settings.mean_time is not None and settings.failure_rate is not None:
+        base = SenderProfile(
+            mean_time=settings.mean_time,
+            failure_rate=settings.failure_rate,
+            max_attempts=settings.max_attempts,
+        )
+    else:
+        claim = int(await client.hincrby(keys.meta, k.META_PROFILE_CLAIMS, 1)) - 1
+        base = settings.profiles[claim % len(settings.profiles)]
+        logger.info(
+            "claimed profile %d of %d from the config",
+            claim % len(settings.profiles) + 1,
+            len(settings.profiles),
+        )
+    return complete_profile(base, settings)
+
+
+def complete_profile(base: SenderProfile, settings: SenderSettings) -> SenderProfile:
+    """``base`` with every optional part filled: flag > profile entry > global default."""
+    return SenderProfile(
+        mean_time=base.mean_time if settings.mean_time is None else settings.mean_time,
+        failure_rate=base.failure_rate if settings.failure_rate is None else settings.failure_rate,
+        shape=base.shape or settings.shape,
+        concurrency=settings.concurrency or base.concurrency,
+        max_attempts=settings.max_attempts or base.max_attempts,
+    )

@@ -1,0 +1,224 @@
+"""The sender: a consumer-group member with ``concurrency`` send slots.
+
+One ``run()`` owns the lifecycle: wait for the run, register, start the background
+tasks (recorder, heartbeat, janitor), consume until the run completes or ``stop`` is
+set, then hand back or finish in-flight messages and leave.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import json
+import logging
+import random
+import time
+
+from redis.asyncio import Redis
+
+from common.codec import MalformedEntry, Message
+from common.keys import RunKeys
+from common.run import require_state, wait_for_run
+from common.settings import SenderProfile, SenderSettings
+from sender.gateway import Gateway
+from sender.inbox import Entry, Inbox
+from sender.profile import default_name, resolve_profile
+from sender.recorder import ABANDON, FAIL, MALFORMED, OK, Outcome, Recorder
+
+logger = logging.getLogger(__name__)
+
+HEARTBEAT_EVERY = 1.0
+
+
+class Sender:
+    def __init__(self, client: Redis, settings: SenderSettings, stop: asyncio.Event) -> None:
+        self.client = client
+        self.settings = settings
+        self.stop = stop
+        self.keys = RunKeys(settings.run)
+        self.name = settings.name or default_name()
+        self.inbox = Inbox(client, self.keys, self.name)
+        self.recorder = Recorder(client, self.keys, self.name)
+        self.profile: SenderProfile | None = None
+        self.gateway: Gateway | None = None
+        self.inflight: dict[str, asyncio.Task[None]] = {}
+        self._slot_freed = asyncio.Event()
+        self._loop = asyncio.get_running_loop()
+        self.sent = 0
+
+    @property
+    def capacity(self) -> int:
+        return self.profile.concurrency if self.profile else 1
+
+    async def run(self) -> None:
+        """Serve the run until it completes (or ``stop`` is set); nothing is lost."""
+        if await wait_for_run(self.client, self.keys, self.stop) is None:
+            return
+        await self.inbox.join()
+        self.profile = await resolve_profile(self.client, self.keys, self.settings)
+        self.gateway = _gateway(self.profile, self.settings.seed)
+        logger.info(
+            "sender %s: mean_time=%gs failure_rate=%g shape=%g concurrency=%d",
+            self.name,
+            self.profile.mean_time,
+            self.profile.failure_rate,
+            self.profile.shape or 0,
+            self.capacity,
+        )
+        background = [
+            asyncio.create_task(coro)
+            for coro in (self.recorder.run(), self._heartbeat(), self._janitor())
+        ]
+        try:
+            await self._consume()
+        finally:
+            await self._finish_inflight()
+            for task in background:
+                task.cancel()
+            await asyncio.gather(*background, return_exceptions=True)
+            await self._beat(status="stopped")
+        logger.info("sender %s: done, %d delivered", self.name, self.sent)
+
+    async def _consume(self) -> None:
+        self._start(await self.inbox.own_pending(self.capacity * 4))
+        while not self.stop.is_set():
+            free = self.capacity - len(self.inflight)
+            if free <= 0:
+                await self._wait_slot()
+                continue
+            entries = await self.inbox.read_new(free)
+            if entries:
+                self._start(entries)
+            elif not self.inflight and await self._run_complete():
+                return
+            self._raise_failed()
+
+    def _start(self, entries: list[Entry]) -> None:
+        for entry_id, fields in entries:
+            if entry_id in self.inflight:
+                continue
+            task = asyncio.create_task(self._deliver(entry_id, fields))
+            self.inflight[entry_id] = task
+            task.add_done_callback(functools.partial(self._done, entry_id))
+
+    def _done(self, entry_id: str, task: asyncio.Task[None]) -> None:
+        if self.inflight.get(entry_id) is task and (task.cancelled() or task.exception() is None):
+            del self.inflight[entry_id]
+        self._slot_freed.set()
+
+    def _raise_failed(self) -> None:
+        """Surface the first delivery that died of an error (e.g. the run vanished)."""
+        for task in list(self.inflight.values()):
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+
+    async def _wait_slot(self) -> None:
+        self._slot_freed.clear()
+        if self.capacity - len(self.inflight) <= 0:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._slot_freed.wait(), 0.5)
+        self._raise_failed()
+
+    async def _deliver(self, entry_id: str, fields: dict[str, str]) -> None:
+        """Attempt one message until it succeeds (or is abandoned), then record it."""
+        try:
+            msg = Message.parse(fields)
+        except MalformedEntry as exc:
+            logger.warning("dead-lettering malformed entry %s: %s", entry_id, exc)
+            await self.recorder.submit(
+                Outcome(MALFORMED, entry_id, fields.get("seq", ""), extra=f"malformed: {exc}")
+            )
+            return
+        assert self.gateway is not None and self.profile is not None
+        attempt = 0
+        while True:
+            attempt += 1
+            duration = await self._wait_attempt()
+            ts = time.time()
+            if not self.gateway.fails():
+                outcome = Outcome(
+                    OK, entry_id, str(msg.seq), attempt, duration, ts, f"{ts - msg.created:.6f}"
+                )
+                if await self.recorder.submit(outcome):
+                    self.sent += 1
+                return
+            self.recorder.add(Outcome(FAIL, entry_id, str(msg.seq), attempt, duration, ts))
+            if self.profile.max_attempts and attempt >= self.profile.max_attempts:
+                await self.recorder.submit(
+                    Outcome(
+                        ABANDON,
+                        entry_id,
+                        str(msg.seq),
+                        attempt,
+                        extra=f"abandoned after {attempt} attempts",
+                    )
+                )
+                return
+
+    async def _wait_attempt(self) -> float:
+        assert self.gateway is not None
+        delay = self.gateway.delay()
+        if delay <= 0:
+            return 0.0
+        started = self._loop.time()
+        await asyncio.sleep(delay)
+        return self._loop.time() - started
+
+    async def _run_complete(self) -> bool:
+        return (await require_state(self.client, self.keys)).complete
+
+    async def _finish_inflight(self) -> None:
+        """Let in-flight attempts finish within the grace period; hand back the rest."""
+        if not self.inflight:
+            return
+        tasks = list(self.inflight.values())
+        logger.info(
+            "sender %s: finishing %d in-flight message(s) (grace %gs)",
+            self.name,
+            len(tasks),
+            self.settings.grace,
+        )
+        _, late = await asyncio.wait(tasks, timeout=self.settings.grace)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
+        unfinished = [eid for eid, task in self.inflight.items() if task in late]
+        if unfinished:
+            await self.inbox.hand_back(unfinished)
+            logger.info("sender %s: handed back %d message(s)", self.name, len(unfinished))
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await self._beat(status="live")
+            await asyncio.sleep(HEARTBEAT_EVERY)
+
+    async def _beat(self, status: str) -> None:
+        assert self.profile is not None
+        record = {
+            **self.profile.model_dump(),
+            "status": status,
+            "heartbeat": time.time(),
+            "inflight": len(self.inflight),
+            "sent": self.sent,
+        }
+        await self.client.hset(self.keys.senders, self.name, json.dumps(record))
+
+    async def _janitor(self) -> None:
+        """Keep our in-flight entries fresh; take over entries idle on dead senders."""
+        idle_ms = int(self.settings.claim_idle * 1000)
+        period = min(self.settings.claim_idle / 3, 5.0)
+        while True:
+            await asyncio.sleep(period)
+            await self.inbox.keep_fresh(list(self.inflight))
+            free = self.capacity - len(self.inflight)
+            if free > 0 and not self.stop.is_set():
+                taken = await self.inbox.take_over(free, idle_ms)
+                if taken:
+                    logger.info("sender %s: took over %d idle message(s)", self.name, len(taken))
+                    self._start(taken)
+
+
+def _gateway(profile: SenderProfile, seed: int | None) -> Gateway:
+    rng = random.Random(seed) if seed is not None else random.Random()
+    return Gateway(profile.mean_time, profile.failure_rate, profile.shape or 10.0, rng)
