@@ -1,0 +1,95 @@
+"""Shared fixtures: an embedded (fakeredis) client, a throwaway real redis-server, unique runs.
+
+Real-Redis tests use ``REDIS_URL`` when it is set, else start ``redis-server`` on a free
+port (no persistence). Without the binary they skip, unless ``SMS_REQUIRE_REDIS=1`` (CI),
+where they fail instead.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from common.connection import EmbeddedRedis, connect
+from common.keys import RunKeys
+from tests.support import RedisServer, start_redis_server
+
+REQUIRE_REDIS = os.environ.get("SMS_REQUIRE_REDIS") == "1"
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer | None]:
+    """A throwaway redis-server for the session (None when REDIS_URL points elsewhere)."""
+    if os.environ.get("REDIS_URL"):
+        yield None
+        return
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if REQUIRE_REDIS:
+            pytest.fail("SMS_REQUIRE_REDIS=1 but no redis-server binary is installed")
+        pytest.skip("no redis-server binary; set REDIS_URL or install redis-server")
+    server = start_redis_server(binary, tmp_path_factory.mktemp("redis"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer | None) -> str:
+    """The URL of a real Redis for this test."""
+    return redis_server.url if redis_server else os.environ["REDIS_URL"]
+
+
+@pytest.fixture
+def run_name() -> str:
+    """A run name no other test uses: tests isolate by keys, never by flushing."""
+    return f"t-{uuid.uuid4().hex[:10]}"
+
+
+@pytest.fixture
+def keys(run_name: str) -> RunKeys:
+    return RunKeys(run_name)
+
+
+@pytest.fixture
+def embedded() -> EmbeddedRedis:
+    return EmbeddedRedis()
+
+
+@pytest.fixture
+async def fake(embedded: EmbeddedRedis) -> AsyncIterator[Redis]:
+    client = embedded.client()
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def real(redis_url: str, keys: RunKeys) -> AsyncIterator[Redis]:
+    client = connect(redis_url)
+    yield client
+    await client.delete(*keys.all())
+    await client.aclose()
+
+
+@pytest.fixture(params=["fakeredis", "redis-server"])
+async def client(request: pytest.FixtureRequest, keys: RunKeys) -> AsyncIterator[Redis]:
+    """The same test on the embedded server and on a real one."""
+    if request.param == "fakeredis":
+        made = EmbeddedRedis().client()
+    else:
+        made = connect(request.getfixturevalue("redis_url"))
+    yield made
+    await made.delete(*keys.all())
+    await made.aclose()
+
+
+@pytest.fixture
+def project_root() -> Path:
+    return Path(__file__).resolve().parent.parent
