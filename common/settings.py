@@ -123,6 +123,7 @@ class SenderSettings(RoleSettings):
     grace: float = Field(default=5.0, ge=0)
     name: str | None = Field(default=None, min_length=1, max_length=128)
     seed: int | None = None
+    block: float = Field(default=1.0, gt=0, le=5, description="longest wait of one read (s)")
     profiles: list[SenderProfile] = Field(default_factory=lambda: list(DEFAULT_FLEET))
 
     @model_validator(mode="after")

@@ -23,6 +23,7 @@ from common.settings import (
     SenderSettings,
     SimConfig,
 )
+from common.tasks import cancel_all
 from monitor.main import Monitor
 from monitor.summary import Snapshot
 from monitor.views import View
@@ -128,9 +129,7 @@ async def _supervise(
                 raise task.exception()  # type: ignore[misc]
     finally:
         stop.set()
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await cancel_all(tasks)
 
 
 async def _refuse_finished_run(client: Redis, keys: RunKeys) -> None:

@@ -21,6 +21,7 @@ from common.codec import MalformedEntry, Message
 from common.keys import RunKeys
 from common.run import require_state, wait_for_run
 from common.settings import SenderProfile, SenderSettings
+from common.tasks import cancel_all
 from sender.gateway import Gateway
 from sender.inbox import Entry, Inbox
 from sender.profile import default_name, resolve_profile
@@ -32,13 +33,19 @@ HEARTBEAT_EVERY = 1.0
 
 
 class Sender:
-    def __init__(self, client: Redis, settings: SenderSettings, stop: asyncio.Event) -> None:
+    def __init__(
+        self,
+        client: Redis,
+        settings: SenderSettings,
+        stop: asyncio.Event,
+        rng: random.Random | None = None,
+    ) -> None:
         self.client = client
         self.settings = settings
         self.stop = stop
         self.keys = RunKeys(settings.run)
         self.name = settings.name or default_name()
-        self.inbox = Inbox(client, self.keys, self.name)
+        self.inbox = Inbox(client, self.keys, self.name, block_ms=int(settings.block * 1000))
         self.recorder = Recorder(client, self.keys, self.name)
         self.profile: SenderProfile | None = None
         self.gateway: Gateway | None = None
@@ -46,6 +53,7 @@ class Sender:
         self._slot_freed = asyncio.Event()
         self._loop = asyncio.get_running_loop()
         self.sent = 0
+        self._rng = rng or random.Random(settings.seed)
 
     @property
     def capacity(self) -> int:
@@ -57,7 +65,12 @@ class Sender:
             return
         await self.inbox.join()
         self.profile = await resolve_profile(self.client, self.keys, self.settings)
-        self.gateway = _gateway(self.profile, self.settings.seed)
+        self.gateway = Gateway(
+            self.profile.mean_time,
+            self.profile.failure_rate,
+            self.profile.shape or self.settings.shape,
+            self._rng,
+        )
         logger.info(
             "sender %s: mean_time=%gs failure_rate=%g shape=%g concurrency=%d",
             self.name,
@@ -74,9 +87,7 @@ class Sender:
             await self._consume()
         finally:
             await self._finish_inflight()
-            for task in background:
-                task.cancel()
-            await asyncio.gather(*background, return_exceptions=True)
+            await cancel_all(background)
             await self._beat(status="stopped")
         logger.info("sender %s: done, %d delivered", self.name, self.sent)
 
@@ -180,9 +191,7 @@ class Sender:
             self.settings.grace,
         )
         _, late = await asyncio.wait(tasks, timeout=self.settings.grace)
-        for task in late:
-            task.cancel()
-        await asyncio.gather(*late, return_exceptions=True)
+        await cancel_all(late)
         unfinished = [eid for eid, task in self.inflight.items() if task in late]
         if unfinished:
             await self.inbox.hand_back(unfinished)
@@ -217,8 +226,3 @@ class Sender:
                 if taken:
                     logger.info("sender %s: took over %d idle message(s)", self.name, len(taken))
                     self._start(taken)
-
-
-def _gateway(profile: SenderProfile, seed: int | None) -> Gateway:
-    rng = random.Random(seed) if seed is not None else random.Random()
-    return Gateway(profile.mean_time, profile.failure_rate, profile.shape or 10.0, rng)

@@ -1,0 +1,81 @@
+"""The three roles together on one Redis, parametrised over fakeredis and redis-server."""
+
+from __future__ import annotations
+
+import asyncio
+
+from redis.asyncio import Redis
+
+from common.keys import RunKeys
+from common.run import read_state
+from monitor.summary import summary
+from tests.roles import fails_then_succeeds, produce_now, send_all, watch
+
+
+async def test_every_message_is_delivered_once(client: Redis, keys: RunKeys) -> None:
+    await produce_now(client, keys.run, 300, seed=1)
+    await asyncio.gather(
+        send_all(client, keys.run, name="a", failure_rate=0.3, seed=1),
+        send_all(client, keys.run, name="b", failure_rate=0.5, seed=2, concurrency=4),
+    )
+    snap = await watch(client, keys.run)
+    assert snap is not None
+    s = summary(snap)
+    assert s["sent"] == 300
+    assert s["attempts"] == s["sent"] + s["failed_attempts"]
+    assert s["duplicates_suppressed"] == 0
+    assert await client.bitcount(keys.delivered) == 300
+    assert await client.xlen(keys.outbox) == 0  # delivered entries leave the outbox
+    assert await client.xlen(keys.results) == s["attempts"]
+    assert {x["name"] for x in s["senders"]} == {"a", "b"}
+    assert sum(x["sent"] for x in s["senders"]) == 300
+
+
+async def test_k_failures_add_k_failed_attempts_and_one_sent(client: Redis, keys: RunKeys) -> None:
+    await produce_now(client, keys.run, 3)
+    rng = fails_then_succeeds(2, 0, 5)
+    await send_all(client, keys.run, rng=rng, failure_rate=0.5)
+    snap = await watch(client, keys.run)
+    assert snap is not None
+    assert (snap.stats.sent, snap.stats.failed, snap.stats.attempts) == (3, 7, 10)
+    results: list[tuple[str, dict[str, str]]] = await client.xrange(keys.results)  # type: ignore[assignment]
+    per_seq: dict[str, list[tuple[str, str]]] = {}
+    for _, f in results:
+        per_seq.setdefault(f["seq"], []).append((f["attempt"], f["ok"]))
+    assert per_seq["0"] == [("1", "0"), ("2", "0"), ("3", "1")]
+    assert per_seq["1"] == [("1", "1")]
+    assert len(per_seq["2"]) == 6 and per_seq["2"][-1] == ("6", "1")
+
+
+async def test_avg_time_per_message_counts_retries(client: Redis, keys: RunKeys) -> None:
+    await produce_now(client, keys.run, 40)
+    await send_all(client, keys.run, mean_time=0.002, failure_rate=0.5, seed=3, concurrency=8)
+    snap = await watch(client, keys.run)
+    assert snap is not None
+    s = snap.stats
+    assert s.avg_time_per_message > s.avg_attempt_time
+    assert (
+        s.avg_time_per_message * s.sent == s.avg_attempt_time * s.attempts
+        or abs(s.avg_time_per_message * s.sent - s.avg_attempt_time * s.attempts) < 1e-9
+    )
+
+
+async def test_sender_waits_for_the_producer(client: Redis, keys: RunKeys) -> None:
+    sender = asyncio.create_task(send_all(client, keys.run, name="early"))
+    monitor = asyncio.create_task(watch(client, keys.run))
+    await asyncio.sleep(0.3)
+    assert not sender.done() and not monitor.done()
+    await produce_now(client, keys.run, 20)
+    assert (await sender).sent == 20
+    snap = await monitor
+    assert snap is not None and snap.stats.sent == 20
+
+
+async def test_run_meta_tracks_completion(client: Redis, keys: RunKeys) -> None:
+    assert await read_state(client, keys) is None
+    await produce_now(client, keys.run, 10)
+    state = await read_state(client, keys)
+    assert state is not None and state.done and state.total == 10 and not state.complete
+    await send_all(client, keys.run)
+    state = await read_state(client, keys)
+    assert state is not None and state.complete and state.delivered == 10
