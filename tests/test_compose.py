@@ -1,0 +1,350 @@
+"""Issue 5: the Compose stack, without a Docker engine.
+
+- the structure of docker-compose.yml, the Dockerfile and .dockerignore;
+- ``docker-compose config -q`` when the tool is installed (CI installs it);
+- a smoke test running each service's own command and environment as local processes on
+  a throwaway redis-server, five senders with no explicit profile;
+- profile claiming (sender.profile.resolve_profile) on fakeredis: one profile per claim,
+  wrapping around, explicit flags winning.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Any, cast
+
+import pytest
+import redis
+import yaml
+from redis.asyncio import Redis
+
+from common import keys as k
+from common.keys import RunKeys
+from common.settings import SenderProfile, SenderSettings, read_config_file
+from sender.profile import resolve_profile
+from tests.compose_support import (
+    COMPOSE_FILE,
+    ROOT,
+    Role,
+    bind_mounts,
+    load_compose,
+    local_env,
+    rewrite_redis_host,
+    service_env,
+    start_service,
+    stop_all,
+)
+
+ROLES = {"producer": "sms-producer", "sender": "sms-sender", "monitor": "sms-monitor"}
+CONFIG_TARGET = "/config/config.yaml"
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    return load_compose()
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, Any]:
+    found = compose["services"]
+    assert isinstance(found, dict)
+    return found
+
+
+# --- structure -------------------------------------------------------------------------
+
+
+def test_compose_has_the_four_services_and_no_obsolete_version(compose: dict[str, Any]) -> None:
+    assert set(compose["services"]) == {"redis", "producer", "sender", "monitor"}
+    assert "version" not in compose  # the Compose Specification format
+
+
+def test_redis_is_7_with_aof_healthcheck_and_loopback_only_port(services: dict[str, Any]) -> None:
+    redis_svc = services["redis"]
+    assert re.fullmatch(r"redis:7(\.\d+)*-alpine", redis_svc["image"])
+    command = " ".join(redis_svc["command"])
+    assert re.search(r"--appendonly\s+yes", command)
+    test = redis_svc["healthcheck"]["test"]
+    assert test[0] in {"CMD", "CMD-SHELL"} and "redis-cli" in " ".join(test)
+    assert "ping" in " ".join(test)
+    assert redis_svc["ports"] == ["127.0.0.1:6379:6379"]
+    assert any(str(v).endswith(":/data") for v in redis_svc.get("volumes", []))
+
+
+@pytest.mark.parametrize("name", sorted(ROLES))
+def test_roles_start_when_redis_is_healthy_and_talk_to_it_by_service_name(
+    services: dict[str, Any], name: str
+) -> None:
+    svc = services[name]
+    assert svc["depends_on"]["redis"]["condition"] == "service_healthy"
+    assert svc["entrypoint"] == [ROLES[name]]
+    assert not svc.get("command")  # nothing appended unless `docker compose run ... FLAGS`
+    env = service_env(svc, shell={})
+    assert env["REDIS_URL"] == "redis://redis:6379/0"
+    assert env["SMS_CONFIG"] == CONFIG_TARGET
+    mounts = {m.target: m for m in bind_mounts(svc)}
+    assert mounts[CONFIG_TARGET].source == "./config.yaml"
+    assert mounts[CONFIG_TARGET].read_only
+    assert "SMS_RUN" in svc["environment"]  # passed through: SMS_RUN=second docker compose up
+    assert svc.get("restart", "no") == "no"  # one-shot: exit 0 ends it
+
+
+def test_sender_is_scalable(services: dict[str, Any]) -> None:
+    sender = services["sender"]
+    assert "container_name" not in sender
+    assert "ports" not in sender
+    assert "hostname" not in sender  # replicas must differ: the sender name is host-pid
+    # no explicit profile, so each replica claims the next one from config.yaml
+    env = service_env(sender, shell={})
+    assert "SENDER_MEAN_TIME" not in env and "SENDER_FAILURE_RATE" not in env
+
+
+def test_monitor_has_a_tty_and_the_producer_is_one_shot(services: dict[str, Any]) -> None:
+    assert services["monitor"]["tty"] is True
+    assert not services["producer"].get("tty")
+    for name in ("producer", "sender", "monitor"):
+        assert "ports" not in services[name]
+
+
+def test_only_redis_publishes_a_port_and_only_on_loopback(services: dict[str, Any]) -> None:
+    published = [(name, p) for name, svc in services.items() for p in svc.get("ports", [])]
+    assert published == [("redis", "127.0.0.1:6379:6379")]
+
+
+def test_the_mounted_config_is_the_seed_fleet_of_five() -> None:
+    cfg = read_config_file(ROOT / "config.yaml")
+    assert len({(p.mean_time, p.failure_rate) for p in cfg.senders}) == 5
+
+
+def test_dockerfile_layers_install_dependencies_before_the_code() -> None:
+    lines = [
+        line.strip()
+        for line in _joined_lines((ROOT / "Dockerfile").read_text(encoding="utf-8"))
+        if line.strip() and not line.strip().startswith("#")
+    ]
+    assert lines[0] == "FROM python:3.11-slim"
+
+    def index(pattern: str) -> int:
+        hits = [i for i, line in enumerate(lines) if re.search(pattern, line)]
+        assert hits, f"no line matches {pattern!r}"
+        return hits[0]
+
+    lock = index(r"^COPY .*pyproject\.toml.*uv\.lock")
+    deps = index(r"uv sync --frozen --no-dev --no-install-project")
+    code = index(r"^COPY .*\b(common|producer|sender|monitor|launcher)\b")
+    project = index(r"uv sync --frozen --no-dev(?!.*--no-install-project)")
+    user = index(r"^USER ")
+    assert lock < deps < code < project < user
+    assert index(r"^COPY --from=ghcr\.io/astral-sh/uv") < deps
+    assert not re.match(r"USER (root|0)\b", lines[user])
+    for script in ("sms-sim", "sms-producer", "sms-sender", "sms-monitor"):
+        assert script in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+
+
+def _joined_lines(text: str) -> list[str]:
+    return text.replace("\\\n", " ").splitlines()
+
+
+def _ignored(patterns: list[str], path: str) -> bool:
+    """Docker's rule: the last matching pattern wins; ``!`` re-includes."""
+    ignored = False
+    for pattern in patterns:
+        negate = pattern.startswith("!")
+        bare = pattern.lstrip("!")
+        parts = path.split("/")
+        prefixes = ["/".join(parts[: i + 1]) for i in range(len(parts))]
+        if any(fnmatch.fnmatch(p, bare) for p in prefixes) or fnmatch.fnmatch(path, bare):
+            ignored = not negate
+    return ignored
+
+
+def test_dockerignore_keeps_the_build_context_to_what_the_image_needs() -> None:
+    patterns = [
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text(encoding="utf-8").splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    for path in (".venv/bin/python", ".git/HEAD", ".env", "tests/conftest.py", "x/__pycache__"):
+        assert _ignored(patterns, path), path
+    for path in ("pyproject.toml", "uv.lock", "README.md", "sender/cli.py", "common/keys.py"):
+        assert not _ignored(patterns, path), path
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose not installed")
+def test_docker_compose_accepts_the_file() -> None:
+    done = subprocess.run(
+        ["docker-compose", "-f", str(COMPOSE_FILE), "config", "-q"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+
+
+def test_redis_host_rewrite_keeps_credentials_and_database() -> None:
+    assert (
+        rewrite_redis_host("redis://:pw@redis:6379/3", "redis://127.0.0.1:5555/0")
+        == "redis://:pw@127.0.0.1:5555/3"
+    )
+
+
+# --- smoke: the services as local processes -------------------------------------------
+
+
+SMOKE_COUNT = 200
+SMOKE_SENDERS = 5
+SMOKE_DEADLINE = 60.0
+
+
+def _fast_config(tmp_path: Path) -> tuple[Path, list[SenderProfile]]:
+    """The mounted config.yaml with the same failure rates and millisecond means."""
+    seed = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
+    for profile in seed["senders"]:
+        profile["mean_time"] = round(profile["mean_time"] / 50, 6)
+    seed["report_period"] = 0.2
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(seed), encoding="utf-8")
+    return path, read_config_file(path).senders
+
+
+def _wait_all(roles: list[Role], deadline: float) -> None:
+    end = time.monotonic() + deadline
+    while time.monotonic() < end and any(r.process.poll() is None for r in roles):
+        time.sleep(0.05)
+    late = [r.name for r in roles if r.process.poll() is None]
+    assert not late, f"still running after {deadline}s: {late}\n" + "\n".join(
+        f"--- {r.name}\n{r.output()[-2000:]}" for r in roles if r.name in late
+    )
+
+
+def test_compose_services_as_processes_run_five_profiles_to_completion(
+    services: dict[str, Any], redis_url: str, run_name: str, tmp_path: Path
+) -> None:
+    config, profiles = _fast_config(tmp_path)
+    files = {CONFIG_TARGET: config}
+    shell = {"SMS_RUN": run_name, "PRODUCER_COUNT": str(SMOKE_COUNT)}
+    logs = tmp_path / "logs"
+    logs.mkdir()
+    keys = RunKeys(run_name)
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+
+    def env(name: str) -> dict[str, str]:
+        return local_env(services[name], shell, redis_url, files)
+
+    roles: list[Role] = []
+    try:
+        # Compose starts them together once Redis is healthy (the test server already is).
+        roles += [
+            start_service(f"sender-{i}", services["sender"], env("sender"), logs)
+            for i in range(1, SMOKE_SENDERS + 1)
+        ]
+        roles.append(start_service("monitor", services["monitor"], env("monitor"), logs))
+        roles.append(start_service("producer", services["producer"], env("producer"), logs))
+        _wait_all(roles, SMOKE_DEADLINE)
+        for role in roles:
+            assert role.process.returncode == 0, f"{role.name}:\n{role.output()[-3000:]}"
+
+        meta = cast(dict[str, str], client.hgetall(keys.meta))
+        assert int(meta[k.META_TOTAL]) == SMOKE_COUNT
+        assert int(meta[k.META_DELIVERED]) == SMOKE_COUNT
+        assert meta[k.META_DONE] == "1"
+        assert int(meta[k.META_PROFILE_CLAIMS]) == SMOKE_SENDERS
+
+        raw = cast(dict[str, str], client.hgetall(keys.senders))
+        records = {name: json.loads(record) for name, record in raw.items()}
+        print(f"\n{keys.senders}:")
+        for name, record in sorted(records.items()):
+            print(f"  {name}: {json.dumps(record, sort_keys=True)}")
+        assert len(records) == SMOKE_SENDERS
+        claimed = sorted((r["mean_time"], r["failure_rate"]) for r in records.values())
+        expected = sorted((p.mean_time, p.failure_rate) for p in profiles)
+        assert claimed == expected  # each of the five profiles exactly once
+        assert sum(r["sent"] for r in records.values()) == SMOKE_COUNT
+        assert all(r["status"] == "stopped" for r in records.values())
+    finally:
+        stop_all(roles)
+        client.delete(*keys.all())
+        client.close()
+
+
+# --- profile claiming ------------------------------------------------------------------
+
+FLEET = [
+    SenderProfile(mean_time=0.05, failure_rate=0.50),
+    SenderProfile(mean_time=0.10, failure_rate=0.45),
+    SenderProfile(mean_time=0.15, failure_rate=0.40),
+    SenderProfile(mean_time=0.20, failure_rate=0.35),
+    SenderProfile(mean_time=0.10, failure_rate=0.30),
+]
+
+
+@pytest.fixture
+def no_sender_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SENDER_MEAN_TIME", "SENDER_FAILURE_RATE", "SENDER_SHAPE", "SMS_CONFIG"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def _settings(run: str, **flags: Any) -> SenderSettings:
+    return SenderSettings(run=run, profiles=FLEET, _env_file=None, **flags)  # type: ignore[call-arg]
+
+
+def _pairs(profiles: list[SenderProfile]) -> list[tuple[float, float]]:
+    return [(p.mean_time, p.failure_rate) for p in profiles]
+
+
+@pytest.mark.usefixtures("no_sender_env")
+async def test_replicas_claim_the_profiles_in_order_and_wrap_around(
+    fake: Redis, keys: RunKeys
+) -> None:
+    got = [await resolve_profile(fake, keys, _settings(keys.run)) for _ in range(7)]
+    # claims 1-5 take profiles 1-5; claims 6 and 7 wrap around to profiles 1 and 2
+    assert _pairs(got) == _pairs([*FLEET, FLEET[0], FLEET[1]])
+    assert await fake.hget(keys.meta, k.META_PROFILE_CLAIMS) == "7"
+
+
+@pytest.mark.usefixtures("no_sender_env")
+async def test_explicit_flags_win_and_take_no_claim(fake: Redis, keys: RunKeys) -> None:
+    explicit = await resolve_profile(
+        fake, keys, _settings(keys.run, mean_time=0.3, failure_rate=0.2)
+    )
+    assert (explicit.mean_time, explicit.failure_rate) == (0.3, 0.2)
+    assert await fake.hget(keys.meta, k.META_PROFILE_CLAIMS) is None
+    first = await resolve_profile(fake, keys, _settings(keys.run))
+    assert _pairs([first]) == _pairs(FLEET[:1])  # the hand-started sender skipped no profile
+
+
+@pytest.mark.usefixtures("no_sender_env")
+async def test_one_explicit_flag_overrides_its_part_of_the_claimed_profile(
+    fake: Redis, keys: RunKeys
+) -> None:
+    await resolve_profile(fake, keys, _settings(keys.run))
+    second = await resolve_profile(fake, keys, _settings(keys.run, failure_rate=0.05))
+    assert (second.mean_time, second.failure_rate) == (FLEET[1].mean_time, 0.05)
+    third = await resolve_profile(fake, keys, _settings(keys.run, mean_time=1.5))
+    assert (third.mean_time, third.failure_rate) == (1.5, FLEET[2].failure_rate)
+
+
+async def test_environment_profile_wins_like_flags(
+    fake: Redis, keys: RunKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SENDER_MEAN_TIME", "0.7")
+    monkeypatch.setenv("SENDER_FAILURE_RATE", "0.1")
+    got = await resolve_profile(fake, keys, _settings(keys.run))
+    assert (got.mean_time, got.failure_rate) == (0.7, 0.1)
+    assert await fake.hget(keys.meta, k.META_PROFILE_CLAIMS) is None
+
+
+@pytest.mark.usefixtures("no_sender_env")
+async def test_each_run_has_its_own_claim_counter(fake: Redis, keys: RunKeys) -> None:
+    other = RunKeys(f"{keys.run}-second")
+    a = [await resolve_profile(fake, keys, _settings(keys.run)) for _ in range(2)]
+    b = [await resolve_profile(fake, other, _settings(other.run)) for _ in range(2)]
+    assert _pairs(a) == _pairs(b) == _pairs(FLEET[:2])
