@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -14,6 +15,7 @@ from common.cli import run_async, settings_or_exit
 from common.connection import server_client
 from common.settings import MonitorSettings
 from common.stop import install_stop_handlers
+from monitor.live import LiveView
 from monitor.main import Monitor
 from monitor.summary import Snapshot, summary
 from monitor.views import PlainView, View
@@ -57,9 +59,12 @@ def monitor(
         print(json.dumps(summary(snap)))
 
 
-def make_view(plain: bool) -> View:
-    """The live view on a terminal; plain key=value lines otherwise or with --plain."""
-    return PlainView()
+def make_view(plain: bool, *, tty: bool | None = None) -> View:
+    """The live dashboard when stderr is a terminal; plain key=value lines otherwise
+    (docker logs, pipes, CI) or with --plain. ``tty`` overrides the detection."""
+    if tty is None:
+        tty = sys.stderr.isatty()
+    return PlainView() if plain or not tty else LiveView()
 
 
 async def _main(settings: MonitorSettings) -> Snapshot | None:

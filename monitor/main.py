@@ -9,13 +9,16 @@ import time
 from redis.asyncio import Redis
 
 from common import keys as k
+from common.connection import mask_url
 from common.keys import RunKeys
 from common.run import RunState, require_state, wait_for_run
 from common.settings import MonitorSettings
+from monitor.html import write_report
 from monitor.reader import READ_COUNT, ResultsReader
 from monitor.stats import Stats
 from monitor.summary import Snapshot
-from monitor.views import View
+from monitor.timeline import Timeline
+from monitor.views import View, close_view
 
 logger = logging.getLogger(__name__)
 
@@ -31,19 +34,42 @@ class Monitor:
         self.reader = ResultsReader(client, self.keys)
         self.stats = Stats()
         self.created = 0.0
+        self.timeline = Timeline()
 
     async def watch(self, stop: asyncio.Event) -> Snapshot | None:
-        """Report until the run completes or ``stop`` is set; None if it never appeared."""
+        """Report until the run completes or ``stop`` is set; None if it never appeared.
+
+        The view is closed however this ends (a live display must give the terminal back).
+        """
+        try:
+            return await self._watch(stop)
+        finally:
+            close_view(self.view)
+
+    async def _watch(self, stop: asyncio.Event) -> Snapshot | None:
         state = await wait_for_run(self.client, self.keys, stop)
         if state is None:
             return None
         self.stats = await self.reader.load_checkpoint()
         self.created = float(await self.client.hget(self.keys.meta, k.META_CREATED) or 0)
+        self.view.update(await self.snapshot(state))
         state = await self._follow(state, stop)
         snap = await self.snapshot(state)
         await self.reader.save_checkpoint(self.stats)
         self.view.finish(snap)
+        self._write_report(snap)
         return snap
+
+    def _write_report(self, snap: Snapshot) -> None:
+        path = self.settings.report
+        if path is None:
+            return
+        try:
+            write_report(snap, path)
+        except OSError as exc:
+            logger.error("could not write the HTML report to %s: %s", path, exc)
+        else:
+            logger.info("HTML report written to %s", path)
 
     async def _follow(self, state: RunState, stop: asyncio.Event) -> RunState:
         loop = asyncio.get_running_loop()
@@ -67,4 +93,9 @@ class Monitor:
 
     async def snapshot(self, state: RunState) -> Snapshot:
         senders = await self.reader.senders()
-        return Snapshot(self.keys.run, state, self.stats, senders, self.created, time.time())
+        now = time.time()
+        self.timeline.record(now, self.stats.sent)
+        url = mask_url(self.settings.redis_url)
+        return Snapshot(
+            self.keys.run, state, self.stats, senders, self.created, now, url, self.timeline
+        )

@@ -22,6 +22,7 @@ class SenderStats:
     failed: int = 0
     duplicates: int = 0
     durations: LogHistogram = field(default_factory=LogHistogram)
+    last_ts: float = 0.0  # when this sender's latest result was written
 
     @property
     def attempts(self) -> int:
@@ -41,6 +42,7 @@ class SenderStats:
             "failed": self.failed,
             "dup": self.duplicates,
             "durations": self.durations.to_dict(),
+            "ts": self.last_ts,
         }
 
     @classmethod
@@ -50,6 +52,7 @@ class SenderStats:
             int(data["failed"]),
             int(data["dup"]),
             LogHistogram.from_dict(data["durations"]),
+            float(data.get("ts", 0.0)),
         )
 
 
@@ -64,6 +67,7 @@ class Stats:
         if stats is None:
             stats = self.senders[result.sender] = SenderStats()
         stats.durations.add(result.duration)
+        stats.last_ts = max(stats.last_ts, result.ts)
         self.last_ts = max(self.last_ts, result.ts)
         if not result.ok:
             stats.failed += 1

@@ -8,6 +8,7 @@ from typing import Any
 
 from common.run import RunState
 from monitor.stats import Stats
+from monitor.timeline import Timeline
 
 
 @dataclass(frozen=True)
@@ -20,18 +21,32 @@ class SenderInfo:
     concurrency: int = 1
     status: str = "unknown"
     heartbeat: float = 0.0
+    shape: float | None = None
+    inflight: int = 0
+    sent: int = 0
 
     @classmethod
     def parse(cls, name: str, raw: str) -> SenderInfo:
-        data = json.loads(raw)
-        return cls(
-            name,
-            data.get("mean_time"),
-            data.get("failure_rate"),
-            int(data.get("concurrency", 1)),
-            str(data.get("status", "unknown")),
-            float(data.get("heartbeat", 0.0)),
-        )
+        """The heartbeat JSON; anything unreadable gives an unknown profile, not a crash."""
+        try:
+            data = json.loads(raw)
+            return cls(
+                name,
+                _number(data.get("mean_time")),
+                _number(data.get("failure_rate")),
+                int(data.get("concurrency") or 1),
+                str(data.get("status", "unknown")),
+                float(data.get("heartbeat") or 0.0),
+                _number(data.get("shape")),
+                int(data.get("inflight") or 0),
+                int(data.get("sent") or 0),
+            )
+        except (ValueError, TypeError, AttributeError):
+            return cls(name)
+
+
+def _number(value: Any) -> float | None:
+    return None if value is None else float(value)
 
 
 @dataclass(frozen=True)
@@ -44,6 +59,8 @@ class Snapshot:
     senders: dict[str, SenderInfo] = field(default_factory=dict)
     created: float = 0.0
     now: float = 0.0
+    url: str = ""  # the Redis URL, password masked
+    timeline: Timeline = field(default_factory=Timeline)
 
     @property
     def elapsed(self) -> float:

@@ -1,11 +1,18 @@
-"""How a report reaches the operator. ``PlainView``: one key=value line per period."""
+"""How a report reaches the operator: the ``View`` protocol, and ``PlainView`` (one
+key=value line per period, for logs, pipes and CI). The rich dashboard is in live.py."""
 
 from __future__ import annotations
 
+import math
 import sys
-from typing import Protocol, TextIO
+from collections import Counter
+from typing import Protocol, TextIO, runtime_checkable
 
 from common.format import duration
+from monitor import figures as fig
+from monitor.fleet import fleet
+from monitor.health import GONE, IDLE, LIVE
+from monitor.rates import predicted_rate, rates
 from monitor.summary import Snapshot
 
 
@@ -15,28 +22,51 @@ class View(Protocol):
     def finish(self, snap: Snapshot) -> None: ...
 
 
+@runtime_checkable
+class Closable(Protocol):
+    """A view holding the terminal (the live dashboard) releases it in ``close``."""
+
+    def close(self) -> None: ...
+
+
+def close_view(view: View) -> None:
+    if isinstance(view, Closable):
+        view.close()
+
+
 def plain_line(snap: Snapshot) -> str:
-    """One compact ``key=value`` line: for logs, pipes and CI (no escape codes)."""
+    """One compact ``key=value`` line: no spaces inside values, no escape codes."""
     s = snap.stats
     total = snap.state.total
-    pct = 100.0 * s.sent / total if total else 100.0
-    fields = {
-        "run": snap.run,
+    rows = fleet(snap)
+    r = rates(snap, rows)
+    status = Counter(row.status for row in rows)
+    fields: dict[str, object] = {
+        "run": _token(snap.run),
         "elapsed": f"{snap.elapsed:.1f}s",
         "sent": f"{s.sent}/{total}",
-        "pct": f"{pct:.1f}",
+        "pct": f"{100.0 * s.sent / total if total else 100.0:.1f}",
+        "rate": f"{r.current:.1f}/s",
+        "avg_rate": f"{r.overall:.1f}/s",
+        "pred_rate": "unbounded" if math.isinf(r.predicted) else f"{r.predicted:.1f}/s",
+        "eta": fig.MISSING if r.eta is None else f"{r.eta:.1f}s",
         "failed_attempts": s.failed,
         "attempts": s.attempts,
+        "fail_ratio": f"{s.failed / s.attempts if s.attempts else 0.0:.3f}",
         "avg_attempt": f"{s.avg_attempt_time:.4f}s",
         "avg_per_msg": f"{s.avg_time_per_message:.4f}s",
-        "rate": f"{snap.throughput:.1f}/s",
-        "p50": f"{s.latency.quantile(0.5):.3f}s",
-        "p99": f"{s.latency.quantile(0.99):.3f}s",
+        **{f"p{q}": f"{s.latency.quantile(q / 100):.3f}s" for q in (50, 95, 99)},
         "dups": s.duplicates,
         "abandoned": snap.state.abandoned,
         "dead": snap.state.dead_letters,
+        **{name: status[name] for name in (LIVE, IDLE, GONE)},
     }
     return " ".join(f"{k}={v}" for k, v in fields.items())
+
+
+def _token(text: str) -> str:
+    """``text`` as one key=value token: whitespace and ``=`` replaced by ``_``."""
+    return "".join("_" if ch.isspace() or ch == "=" else ch for ch in text) or "_"
 
 
 class PlainView:
@@ -53,6 +83,8 @@ class PlainView:
 
 def final_text(snap: Snapshot) -> str:
     s = snap.stats
+    rows = fleet(snap)
+    lat = " / ".join(f"{s.latency.quantile(q):.4f}" for q in (0.5, 0.95, 0.99))
     lines = [
         f"run {snap.run!r} {'complete' if snap.state.complete else 'stopped'} "
         f"in {duration(snap.elapsed)}",
@@ -62,10 +94,15 @@ def final_text(snap: Snapshot) -> str:
         f"  avg time/attempt               {s.avg_attempt_time:.4f} s",
         f"  avg time/message (w/ retries)  {s.avg_time_per_message:.4f} s",
         f"  throughput                     {snap.throughput:.2f} msg/s",
+        f"  predicted rate (profiles)      {fig.rate(predicted_rate(rows, True))}",
+        f"  latency p50 / p95 / p99        {lat} s",
+        f"  duplicates suppressed          {s.duplicates}",
+        f"  abandoned                      {snap.state.abandoned}",
+        f"  dead letters                   {snap.state.dead_letters}",
     ]
-    for name, st in sorted(s.senders.items()):
+    for row in rows:
         lines.append(
-            f"  {name}: sent={st.sent} failed_attempts={st.failed} "
-            f"avg_attempt={st.avg_attempt_time:.4f}s"
+            f"  {row.name}: status={row.status} sent={row.sent} failed_attempts={row.failed} "
+            f"avg_attempt={row.avg_attempt_time:.4f}s fail_ratio={row.failure_ratio:.3f}"
         )
     return "\n".join(lines)

@@ -1,0 +1,41 @@
+"""How figures read on screen: rates, short durations, finish times, percentages."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from common.format import duration
+
+MISSING = "-"
+
+
+def rate(value: float) -> str:
+    """``48.2 msg/s``; ``unbounded`` for an infinite (zero-delay) prediction."""
+    return "unbounded" if math.isinf(value) else f"{value:.1f} msg/s"
+
+
+def secs(value: float) -> str:
+    """A short time: ``52.1 ms`` below a second, ``1.234 s`` above."""
+    return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.3f} s"
+
+
+def left(value: float | None) -> str:
+    """Time left (``2m03s``), ``-`` when unknown."""
+    return MISSING if value is None else duration(value)
+
+
+def finish(now: float, value: float | None) -> str:
+    """``in 2m03s (at 14:02:11)``, local time; ``-`` when unknown."""
+    if value is None:
+        return MISSING
+    at = time.strftime("%H:%M:%S", time.localtime(now + value))
+    return f"in {duration(value)} (at {at})"
+
+
+def pct(part: float, whole: float) -> str:
+    return f"{100.0 * part / whole:.1f}%" if whole else MISSING
+
+
+def maybe(value: float | None, fmt: str) -> str:
+    return MISSING if value is None else format(value, fmt)

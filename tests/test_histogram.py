@@ -1,0 +1,129 @@
+"""The streaming latency/duration histogram: 1 % accuracy, bounded memory, merging, and
+surviving a monitor restart through the checkpoint."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from redis.asyncio import Redis
+
+from common.codec import Result
+from common.histogram import LogHistogram
+from common.keys import RunKeys
+from monitor.reader import ResultsReader
+from monitor.stats import Stats
+
+REL = 0.01
+SLACK = 1e-9  # float rounding at a bucket boundary
+
+values = st.floats(min_value=1e-6, max_value=1e6, allow_nan=False, allow_infinity=False)
+quantiles = st.floats(min_value=0.0, max_value=1.0)
+
+
+def exact(samples: list[float], q: float) -> float:
+    """The sample of rank floor(q * (n - 1)): the rank a quantile sketch reports."""
+    ordered = sorted(samples)
+    return ordered[math.floor(q * (len(ordered) - 1))]
+
+
+def filled(samples: list[float]) -> LogHistogram:
+    hist = LogHistogram()
+    for value in samples:
+        hist.add(value)
+    return hist
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(values, min_size=1, max_size=300), quantiles)
+def test_quantiles_within_one_percent_of_the_exact_ones(samples: list[float], q: float) -> None:
+    got = filled(samples).quantile(q)
+    want = exact(samples, q)
+    assert abs(got - want) <= (REL + SLACK) * want
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.lists(values, min_size=1, max_size=200), st.lists(values, min_size=1, max_size=200))
+def test_merging_equals_one_histogram_of_all_samples(a: list[float], b: list[float]) -> None:
+    merged = filled(a)
+    merged.merge(filled(b))
+    whole = filled(a + b)
+    assert merged.buckets == whole.buckets
+    assert merged.count == len(a) + len(b)
+    assert math.isclose(merged.total, whole.total, rel_tol=1e-9)
+    for q in (0.0, 0.5, 0.95, 0.99, 1.0):
+        assert merged.quantile(q) == whole.quantile(q)
+
+
+def test_percentiles_of_a_realistic_latency_sample() -> None:
+    rng = random.Random(7)
+    samples = [rng.gammavariate(10, 0.005) for _ in range(20_000)]
+    hist = filled(samples)
+    for q in (0.5, 0.95, 0.99):
+        want = exact(samples, q)
+        assert abs(hist.quantile(q) - want) <= REL * want
+    assert math.isclose(hist.mean, sum(samples) / len(samples), rel_tol=1e-9)
+
+
+def test_memory_grows_with_the_value_range_not_the_sample_count() -> None:
+    rng = random.Random(1)
+    hist = filled([10 ** rng.uniform(-3, 3) for _ in range(50_000)])
+    gamma = (1 + REL) / (1 - REL)
+    assert len(hist.buckets) <= math.ceil(math.log(1e6) / math.log(gamma)) + 2
+    assert hist.count == 50_000
+
+
+def test_zero_durations_and_an_empty_histogram() -> None:
+    assert LogHistogram().quantile(0.5) == 0.0
+    assert LogHistogram().mean == 0.0
+    hist = filled([0.0, 0.0, 0.0, 2.0])
+    assert hist.quantile(0.5) == 0.0
+    assert abs(hist.quantile(1.0) - 2.0) <= REL * 2.0
+    assert hist.zeros == 3
+
+
+def test_state_round_trips_through_json() -> None:
+    hist = filled([0.0, 0.01, 0.5, 3.0, 3.0])
+    back = LogHistogram.from_dict(json.loads(json.dumps(hist.to_dict())))
+    assert back.buckets == hist.buckets
+    assert (back.count, back.zeros, back.total) == (hist.count, hist.zeros, hist.total)
+    assert [back.quantile(q) for q in (0.5, 0.99)] == [hist.quantile(q) for q in (0.5, 0.99)]
+
+
+def _result(seq: int, latency: float) -> Result:
+    return Result(seq, "gw", 1, True, latency / 2, 1000.0 + seq, latency)
+
+
+async def test_a_restarted_monitor_keeps_its_percentiles(fake: Redis, keys: RunKeys) -> None:
+    rng = random.Random(3)
+    stats = Stats()
+    for seq in range(500):
+        stats.apply(_result(seq, rng.uniform(0.01, 2.0)))
+    before = [stats.latency.quantile(q) for q in (0.5, 0.95, 0.99)]
+    first = ResultsReader(fake, keys, last_id="1700000000000-5")
+    await first.save_checkpoint(stats)
+
+    second = ResultsReader(fake, keys)
+    restored = await second.load_checkpoint()
+
+    assert second.last_id == "1700000000000-5"
+    assert [restored.latency.quantile(q) for q in (0.5, 0.95, 0.99)] == before
+    assert restored.latency.count == 500
+    assert restored.senders["gw"].durations.buckets == stats.senders["gw"].durations.buckets
+    assert restored.senders["gw"].last_ts == stats.senders["gw"].last_ts
+
+
+async def test_a_checkpoint_without_sender_timestamps_still_loads(
+    fake: Redis, keys: RunKeys
+) -> None:
+    stats = Stats()
+    stats.apply(_result(0, 0.2))
+    saved = stats.to_dict()
+    del saved["senders"]["gw"]["ts"]  # written before per-sender timestamps existed
+    await fake.hset(keys.monitor, mapping={"last_id": "5-0", "stats": json.dumps(saved)})
+    restored = await ResultsReader(fake, keys).load_checkpoint()
+    assert restored.sent == 1
+    assert restored.senders["gw"].last_ts == 0.0

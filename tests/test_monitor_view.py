@@ -1,0 +1,417 @@
+"""The monitor's views: the rich dashboard, plain key=value lines, sender statuses,
+rates and predictions, the JSON summary, and giving the terminal back."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import logging
+import math
+import re
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+from rich.console import Console
+
+from common import keys as k
+from common.codec import Result
+from common.keys import RunKeys
+from common.run import RunState
+from common.settings import MonitorSettings
+from monitor.cli import make_view
+from monitor.fleet import fleet
+from monitor.health import FRESH, GONE, GONE_AFTER, IDLE, LIVE, RECENT_WORK, sender_status
+from monitor.live import LiveView, render
+from monitor.main import Monitor
+from monitor.rates import predicted_rate, rates
+from monitor.stats import Stats
+from monitor.summary import SenderInfo, Snapshot, summary
+from monitor.timeline import MAX_POINTS, Timeline
+from monitor.views import PlainView, final_text, plain_line
+from tests.support import ROOT
+
+NOW = 1_700_000_100.0
+ESC = "\x1b"
+
+
+def info(name: str, **kw: Any) -> SenderInfo:
+    base: dict[str, Any] = {
+        "mean_time": 0.1,
+        "failure_rate": 0.5,
+        "concurrency": 1,
+        "status": "live",
+        "heartbeat": NOW - 0.5,
+        "shape": 10.0,
+        "inflight": 1,
+    }
+    return SenderInfo(name, **{**base, **kw})
+
+
+def sample_stats() -> Stats:
+    """gw-a: 6 delivered, 4 failed attempts; gw-b: 3 delivered, 1 duplicate."""
+    stats = Stats()
+    for i in range(10):
+        ok = i >= 4
+        stats.apply(Result(i, "gw-a", 1, ok, 0.1, NOW - 1, 0.5 if ok else None))
+    for i in range(3):
+        stats.apply(Result(10 + i, "gw-b", 1, True, 0.2, NOW - 30, 1.0))
+    stats.apply(Result(10, "gw-b", 2, True, 0.2, NOW - 30, 1.0, dup=True))
+    return stats
+
+
+def sample_snapshot(**kw: Any) -> Snapshot:
+    timeline = Timeline()
+    for t in range(0, 21, 2):  # 0.5 msg/s over the whole run
+        timeline.record(NOW - 20 + t, t // 2)
+    senders = {
+        "gw-a": info("gw-a"),
+        "gw-b": info("gw-b", mean_time=0.2, failure_rate=0.2, concurrency=2, inflight=0),
+        "gw-c": info("gw-c", status="stopped"),
+    }
+    base: dict[str, Any] = {
+        "run": "blast-1",
+        "state": RunState(total=100, produced=100, done=True, delivered=9, abandoned=1),
+        "stats": sample_stats(),
+        "senders": senders,
+        "created": NOW - 20,
+        "now": NOW,
+        "url": "redis://ops:***@redis.internal:6379/0",
+        "timeline": timeline,
+    }
+    return Snapshot(**{**base, **kw})
+
+
+def recorded(renderable: Any, width: int = 100) -> str:
+    console = Console(record=True, width=width, file=io.StringIO())
+    console.print(renderable)
+    return console.export_text()
+
+
+# -- the dashboard ----------------------------------------------------------------------
+
+
+def test_dashboard_shows_every_figure_at_width_100() -> None:
+    text = recorded(render(sample_snapshot()))
+    for label in (
+        "blast-1",
+        "elapsed 20.0s",
+        "redis redis://ops:***@redis.internal:6379/0",
+        "sent 9 / 100  9.0%",
+        "rate (last 10 s)",
+        "overall rate",
+        "ETA",
+        "predicted finish",
+        "failed attempts",
+        "attempts",
+        "failure ratio",
+        "avg time/attempt",
+        "avg time/message",
+        "latency p50",
+        "latency p95",
+        "latency p99",
+        "duplicates suppressed",
+        "abandoned",
+        "dead letters",
+    ):
+        assert label in text, label
+    # predicted: gw-a 1 * 0.5 / 0.1 = 5; gw-b 2 * 0.8 / 0.2 = 8; gw-c is gone
+    assert re.search(r"predicted rate\s+13\.0 msg/s", text)
+    assert re.search(r"rate \(last 10 s\)\s+0\.5 msg/s", text)
+    assert re.search(r"failure ratio\s+28\.6%", text)  # 4 of 14 attempts
+    assert re.search(r"duplicates suppressed\s+1\b", text)
+    assert re.search(r"ETA\s+3m00s", text)  # 90 left at 0.5 msg/s
+
+
+def test_dashboard_has_one_row_per_sender_with_status_and_share() -> None:
+    lines = recorded(render(sample_snapshot())).splitlines()
+    row = {name: next(line for line in lines if f" {name} " in line) for name in ("gw-a", "gw-b")}
+    assert re.search(r"100\.0 ms\s+0\.50\s+live\s+6\s+4\s+100\.0 ms\s+0\.40\s+66\.7%", row["gw-a"])
+    assert re.search(r"200\.0 ms\s+0\.20\s+idle\s+3\s+0\s+200\.0 ms\s+0\.00\s+33\.3%", row["gw-b"])
+    assert re.search(r"gw-c .*gone\s+0\s+0\s+-\s+-\s+0\.0%", "\n".join(lines))
+
+
+def test_dashboard_fits_an_80_column_terminal() -> None:
+    text = recorded(render(sample_snapshot(), width=80), width=80)
+    assert "13.0 msg/s" in text
+    assert "…" not in text.replace("gw-", "")  # no figure cut short
+    assert max(len(line) for line in text.splitlines()) <= 80
+
+
+def test_live_view_stops_cleanly_and_prints_the_final_summary() -> None:
+    out = io.StringIO()
+    console = Console(file=out, width=100, force_terminal=True)
+    view = LiveView(console)
+    view.update(sample_snapshot())
+    assert view._live is not None and view._live.is_started
+    view.finish(sample_snapshot())
+    assert view._live is None
+    text = out.getvalue()
+    assert "final summary" in text
+    assert "avg time/message (incl. retries)" in text
+    view.close()  # twice is harmless
+
+
+def test_log_lines_go_through_the_live_display_and_come_back() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    original = handler.stream
+    logging.getLogger().addHandler(handler)
+    try:
+        view = LiveView(Console(file=io.StringIO(), width=100, force_terminal=True))
+        view.update(sample_snapshot())
+        assert handler.stream is not original  # rich's stderr proxy while live
+        view.close()
+        assert handler.stream is original
+    finally:
+        logging.getLogger().removeHandler(handler)
+
+
+class ExplodingView:
+    def __init__(self) -> None:
+        self.closed = False
+
+    def update(self, snap: Snapshot) -> None:
+        raise RuntimeError("boom")
+
+    def finish(self, snap: Snapshot) -> None:
+        raise AssertionError("not reached")
+
+    def close(self) -> None:
+        self.closed = True
+
+
+async def test_monitor_closes_the_view_when_it_fails(fake: Redis, keys: RunKeys) -> None:
+    await fake.hset(keys.meta, mapping={k.META_TOTAL: 5, k.META_CREATED: NOW})
+    view = ExplodingView()
+    monitor = Monitor(fake, MonitorSettings(run=keys.run, report_period=0.05), view)
+    with pytest.raises(RuntimeError, match="boom"):
+        await asyncio.wait_for(monitor.watch(asyncio.Event()), 5)
+    assert view.closed
+
+
+async def test_snapshot_masks_the_redis_password(fake: Redis, keys: RunKeys) -> None:
+    settings = MonitorSettings(run=keys.run, redis_url="redis://ops:s3cret@db.example:6380/1")
+    monitor = Monitor(fake, settings, PlainView(io.StringIO()))
+    snap = await monitor.snapshot(RunState(10, 10, True, 0, 0))
+    assert "s3cret" not in snap.url
+    assert snap.url == "redis://ops:***@db.example:6380/1"
+    assert "s3cret" not in recorded(render(snap))
+
+
+def test_make_view_picks_plain_unless_stderr_is_a_terminal() -> None:
+    assert isinstance(make_view(True, tty=True), PlainView)
+    assert isinstance(make_view(False, tty=False), PlainView)
+    assert isinstance(make_view(False, tty=True), LiveView)
+
+
+# -- plain mode ---------------------------------------------------------------------------
+
+
+def parse_plain(line: str) -> dict[str, str]:
+    pairs = [token.split("=", 1) for token in line.split(" ")]
+    assert all(len(p) == 2 and p[0] and p[1] for p in pairs), line
+    keys = [p[0] for p in pairs]
+    assert len(keys) == len(set(keys)), line
+    return {key: value for key, value in pairs}
+
+
+def test_plain_line_is_key_value_without_escape_codes() -> None:
+    line = plain_line(sample_snapshot())
+    assert ESC not in line and "\n" not in line
+    fields = parse_plain(line)
+    assert fields["run"] == "blast-1"
+    assert fields["sent"] == "9/100"
+    assert fields["pct"] == "9.0"
+    assert fields["failed_attempts"] == "4"
+    assert fields["attempts"] == "14"
+    assert fields["rate"] == "0.5/s"
+    assert fields["pred_rate"] == "13.0/s"
+    assert fields["eta"] == "180.0s"
+    assert fields["dups"] == "1"
+    assert fields["abandoned"] == "1"
+    assert (fields["live"], fields["idle"], fields["gone"]) == ("1", "1", "1")
+    for key in ("p50", "p95", "p99", "avg_attempt", "avg_per_msg", "elapsed"):
+        assert re.fullmatch(r"\d+\.\d+s", fields[key]), key
+
+
+def test_plain_line_keeps_a_spaced_run_name_in_one_token() -> None:
+    fields = parse_plain(plain_line(sample_snapshot(run="night blast=2")))
+    assert fields["run"] == "night_blast_2"
+
+
+def test_plain_view_prints_one_line_per_update_then_the_summary() -> None:
+    out = io.StringIO()
+    view = PlainView(out)
+    view.update(sample_snapshot())
+    view.update(sample_snapshot())
+    view.finish(sample_snapshot())
+    lines = out.getvalue().splitlines()
+    assert all(parse_plain(line) for line in lines[:3])
+    assert "\n".join(lines[3:]) == final_text(sample_snapshot())
+    assert ESC not in out.getvalue()
+
+
+# -- sender statuses ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("beat_age", "status", "inflight", "result_age", "expected"),
+    [
+        (0.5, "live", 1, 100.0, LIVE),  # fresh, working
+        (0.5, "live", 0, 1.0, LIVE),  # fresh, between messages but sent just now
+        (FRESH, "live", 1, 100.0, LIVE),  # at the freshness limit
+        (0.5, "live", 0, RECENT_WORK + 0.5, IDLE),  # fresh, nothing to do
+        (FRESH + 0.5, "live", 1, 0.5, IDLE),  # heartbeat late, not yet gone
+        (GONE_AFTER, "live", 1, 0.5, IDLE),  # at the limit
+        (GONE_AFTER + 0.1, "live", 1, 0.5, GONE),  # heartbeat stopped
+        (0.1, "stopped", 0, 0.5, GONE),  # left cleanly
+    ],
+)
+def test_sender_status_from_heartbeat_and_last_result(
+    beat_age: float, status: str, inflight: int, result_age: float, expected: str
+) -> None:
+    sender = info("gw", status=status, heartbeat=NOW - beat_age, inflight=inflight)
+    assert sender_status(sender, NOW - result_age, NOW) == expected
+
+
+def test_a_sender_seen_only_in_results_is_gone() -> None:
+    assert sender_status(None, NOW, NOW) == GONE
+    snap = sample_snapshot(senders={})
+    assert {row.name: row.status for row in fleet(snap)} == {"gw-a": GONE, "gw-b": GONE}
+
+
+def test_status_changes_as_the_clock_moves() -> None:
+    sender = info("gw", heartbeat=NOW, inflight=1)
+    assert [sender_status(sender, NOW, NOW + dt) for dt in (0, 4, 6)] == [LIVE, IDLE, GONE]
+
+
+def test_heartbeat_json_is_parsed_and_garbage_is_survived() -> None:
+    raw = json.dumps(
+        {
+            "mean_time": 0.05,
+            "failure_rate": 0.5,
+            "shape": 10,
+            "concurrency": 3,
+            "max_attempts": None,
+            "status": "live",
+            "heartbeat": NOW,
+            "inflight": 2,
+            "sent": 17,
+        }
+    )
+    parsed = SenderInfo.parse("gw", raw)
+    assert parsed == SenderInfo("gw", 0.05, 0.5, 3, "live", NOW, 10.0, 2, 17)
+    assert SenderInfo.parse("gw", "{not json") == SenderInfo("gw")
+
+
+# -- rates, ETA and prediction -----------------------------------------------------------
+
+
+def test_predicted_rate_sums_the_senders_that_are_up() -> None:
+    rows = fleet(sample_snapshot())
+    assert math.isclose(predicted_rate(rows), 13.0)
+    # gw-c (gone): 1 * 0.5 / 0.1 = 5 more when every sender seen counts
+    assert math.isclose(predicted_rate(rows, include_gone=True), 18.0)
+
+
+def test_a_zero_delay_sender_makes_the_prediction_unbounded() -> None:
+    snap = sample_snapshot(senders={"gw-a": info("gw-a", mean_time=0.0)})
+    assert math.isinf(predicted_rate(fleet(snap)))
+    assert "pred_rate=unbounded" in plain_line(snap)
+
+
+def test_eta_uses_the_recent_rate_and_the_predicted_finish_the_profiles() -> None:
+    r = rates(sample_snapshot(), fleet(sample_snapshot()))
+    assert r.remaining == 90  # 100 - 9 sent - 1 abandoned
+    assert math.isclose(r.current, 0.5)
+    assert r.eta is not None and math.isclose(r.eta, 180.0)
+    assert r.predicted_eta is not None and math.isclose(r.predicted_eta, 90 / 13)
+
+
+def test_no_rate_yet_means_no_eta() -> None:
+    snap = sample_snapshot(timeline=Timeline(), created=0.0)
+    r = rates(snap, fleet(snap))
+    assert r.current == 0.0 and r.eta is None
+    assert "eta=-" in plain_line(snap)
+
+
+def test_current_rate_covers_the_last_ten_seconds() -> None:
+    timeline = Timeline()
+    for t in range(31):  # 10 msg/s for 20 s, then 1 msg/s
+        timeline.record(1000.0 + t, 10 * t if t <= 20 else 200 + (t - 20))
+    assert math.isclose(timeline.rate, 1.0)
+    assert len(timeline.recent) <= 12
+
+
+def test_history_stays_bounded_and_ends_at_the_latest_sample() -> None:
+    timeline = Timeline()
+    for t in range(20_000):
+        timeline.record(float(t), t)
+    points = timeline.points()
+    assert len(points) <= MAX_POINTS + 1
+    assert points[0] == (0.0, 0)
+    assert points[-1] == (19_999.0, 19_999)
+
+
+# -- the JSON summary --------------------------------------------------------------------
+
+
+def test_json_summary_field_by_field() -> None:
+    snap = sample_snapshot(state=RunState(13, 13, True, 9, 4, dead_letters=4))
+    data = json.loads(json.dumps(summary(snap)))
+    assert data["run"] == "blast-1"
+    assert data["total"] == 13
+    assert data["sent"] == 9
+    assert data["failed_attempts"] == 4
+    assert data["attempts"] == 14  # 10 (gw-a) + 3 + 1 duplicate (gw-b)
+    assert data["duplicates_suppressed"] == 1
+    assert data["abandoned"] == 4
+    assert data["dead_letters"] == 4
+    assert math.isclose(data["avg_attempt_time"], (10 * 0.1 + 4 * 0.2) / 14, rel_tol=1e-5)
+    assert math.isclose(data["avg_time_per_message"], (10 * 0.1 + 4 * 0.2) / 9, rel_tol=1e-5)
+    assert data["elapsed"] == 19.0  # complete: created to the last result
+    assert math.isclose(data["throughput"], 9 / 19, rel_tol=1e-3)
+    assert set(data["latency"]) == {"p50", "p95", "p99"}
+    # six latencies of 0.5 s, three of 1.0 s; the histogram is within 1 %
+    assert data["latency"]["p50"] == pytest.approx(0.5, rel=0.0101)
+    assert data["latency"]["p99"] == pytest.approx(1.0, rel=0.0101)
+    assert [s["name"] for s in data["senders"]] == ["gw-a", "gw-b", "gw-c"]
+    gw_a = data["senders"][0]
+    assert gw_a == {
+        "name": "gw-a",
+        "mean_time": 0.1,
+        "failure_rate": 0.5,
+        "sent": 6,
+        "failed_attempts": 4,
+        "attempts": 10,
+        "avg_attempt_time": pytest.approx(0.1, rel=1e-5),
+    }
+    assert data["senders"][2]["attempts"] == 0
+
+
+def test_json_is_the_only_thing_on_stdout(tmp_path: Path) -> None:
+    config = tmp_path / "tiny.yaml"
+    config.write_text(
+        "num_messages: 20\nreport_period: 0.2\n"
+        "senders:\n  - { mean_time: 0.001, failure_rate: 0.3 }\n"
+        "  - { mean_time: 0.002, failure_rate: 0.1 }\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "launcher", "run", str(config), "--json", "--run", "json-only"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 1
+    assert json.loads(lines[0])["sent"] == 20
+    assert ESC not in done.stderr  # stderr is a pipe here: plain lines
+    assert any(line.startswith("run=json-only ") for line in done.stderr.splitlines())
