@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import fakeredis
@@ -13,6 +14,8 @@ from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from common.retry import Outage
 
 logger = logging.getLogger(__name__)
 
@@ -40,18 +43,32 @@ def mask_url(url: str | None) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
-def connect(url: str, retries: int = 3) -> Redis:
-    """An asyncio client for ``url`` (hiredis parser when installed), retrying with backoff."""
-    retry = Retry(ExponentialWithJitterBackoff(cap=2.0, base=0.05), retries)
-    return Redis.from_url(
+class ResilientRedis(Redis):
+    """A client that rides out Redis outages: every command is retried with capped
+    exponential backoff, with one warning per outage and one line on recovery; after
+    ``Outage.give_up`` seconds the error propagates (exit 1)."""
+
+    outage: Outage
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        run = Redis.execute_command
+        return await self.outage.call(lambda: run(self, *args, **options))  # type: ignore[no-untyped-call]
+
+
+def connect(url: str, what: str = "redis", give_up: float = 60.0) -> Redis:
+    """An asyncio client for ``url`` (hiredis parser when installed) that survives outages."""
+    client = ResilientRedis.from_url(
         url,
         decode_responses=True,
         socket_timeout=SOCKET_TIMEOUT,
         socket_connect_timeout=5.0,
-        retry=retry,
+        retry=Retry(ExponentialWithJitterBackoff(cap=1.0, base=0.05), 2),
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
         health_check_interval=15,
     )
+    outage = Outage(f"{what} ({mask_url(url)})", give_up=give_up)
+    client.outage = outage  # type: ignore[attr-defined]
+    return client
 
 
 class EmbeddedRedis:
@@ -82,9 +99,9 @@ async def check_server(client: Redis, url: str | None) -> None:
 
 
 @asynccontextmanager
-async def server_client(url: str) -> AsyncIterator[Redis]:
+async def server_client(url: str, what: str = "redis") -> AsyncIterator[Redis]:
     """A checked client for a real server, closed on exit."""
-    client = connect(url)
+    client = connect(url, what)
     try:
         await check_server(client, url)
         yield client

@@ -19,13 +19,18 @@ TRANSIENT = (RedisConnectionError, RedisTimeoutError, BusyLoadingError, Connecti
 
 
 class Outage:
-    """Retries a Redis operation while Redis is away, for up to ``give_up`` seconds."""
+    """Retries a Redis operation while Redis is away, for up to ``give_up`` seconds.
+
+    Before the first success nothing is retried: a Redis unreachable at start is an
+    error to report at once, not an outage to ride out.
+    """
 
     def __init__(self, what: str, give_up: float = 60.0, cap: float = 2.0) -> None:
         self.what = what
         self.give_up = give_up
         self.cap = cap
         self._since: float | None = None
+        self._connected = False
 
     async def call(self, op: Callable[[], Awaitable[T]]) -> T:
         delay = 0.05
@@ -33,10 +38,13 @@ class Outage:
             try:
                 result = await op()
             except TRANSIENT as exc:
+                if not self._connected:
+                    raise
                 self._lost(exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.cap)
                 continue
+            self._connected = True
             self._recovered()
             return result
 

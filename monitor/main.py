@@ -75,13 +75,16 @@ class Monitor:
         loop = asyncio.get_running_loop()
         period = self.settings.report_period
         next_report = loop.time() + period
-        while not stop.is_set() and not self._complete(state):
-            block = int(min(max(next_report - loop.time(), 0.001), MAX_BLOCK_MS / 1000) * 1000)
-            read = await self.reader.read_into(self.stats, max(block, 1))
-            due = loop.time() >= next_report
-            if read < READ_COUNT or due:
-                state = await require_state(self.client, self.keys)
-            if due:
+        while not stop.is_set():
+            # The state is read before the results: every result behind what it counts is
+            # in the stream already, so once caught up the totals are final.
+            state = await require_state(self.client, self.keys)
+            wait = min(max(next_report - loop.time(), 0.001), MAX_BLOCK_MS / 1000)
+            block = None if self._complete(state) else max(int(wait * 1000), 1)
+            read = await self.reader.read_into(self.stats, block)
+            if read < READ_COUNT and self._complete(state):
+                break
+            if loop.time() >= next_report:
                 self.view.update(await self.snapshot(state))
                 await self.reader.save_checkpoint(self.stats)
                 next_report = max(next_report + period, loop.time())

@@ -10,7 +10,6 @@ from redis.asyncio import Redis
 
 from common.codec import Result
 from common.keys import RunKeys
-from common.retry import Outage
 from monitor.stats import Stats
 from monitor.summary import SenderInfo
 
@@ -24,14 +23,11 @@ class ResultsReader:
         self.client = client
         self.keys = keys
         self.last_id = last_id
-        self._outage = Outage("monitor")
 
     async def read_into(self, stats: Stats, block_ms: int | None) -> int:
         """Apply the next results to ``stats``; return how many were read."""
-        reply = await self._outage.call(
-            lambda: self.client.xread(
-                {self.keys.results: self.last_id}, count=READ_COUNT, block=block_ms
-            )
+        reply = await self.client.xread(
+            {self.keys.results: self.last_id}, count=READ_COUNT, block=block_ms
         )
         if not reply:
             return 0
@@ -45,14 +41,12 @@ class ResultsReader:
         return len(entries)
 
     async def senders(self) -> dict[str, SenderInfo]:
-        raw: dict[str, str] = await self._outage.call(
-            lambda: self.client.hgetall(self.keys.senders)  # type: ignore[arg-type,return-value]
-        )
+        raw: dict[str, str] = await self.client.hgetall(self.keys.senders)  # type: ignore[assignment]
         return {name: SenderInfo.parse(name, value) for name, value in raw.items()}
 
     async def save_checkpoint(self, stats: Stats) -> None:
         payload: dict[Any, Any] = {"last_id": self.last_id, "stats": json.dumps(stats.to_dict())}
-        await self._outage.call(lambda: self.client.hset(self.keys.monitor, mapping=payload))
+        await self.client.hset(self.keys.monitor, mapping=payload)
 
     async def load_checkpoint(self) -> Stats:
         """The totals a previous monitor saved, resuming after its last result id."""

@@ -7,10 +7,12 @@ import time
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from common import keys as k
 from common.errors import UsageProblem
 from common.keys import RunKeys
+from common.run import RunMissing
 
 # One round trip per batch: XADD every message and advance ``produced`` atomically, so a
 # producer killed mid-batch leaves either the whole batch or none of it. A stale ``start``
@@ -71,8 +73,21 @@ class RunWriter:
     async def enqueue(self, start: int, created: float, flat_args: list[str]) -> int:
         """Append one batch (``to, body`` pairs) at ``start``; return the new produced count."""
         args: list[str | int] = [start, repr(created), *flat_args]
-        result = await self._enqueue(keys=[self.keys.outbox, self.keys.meta], args=args)
+        try:
+            result = await self._enqueue(keys=[self.keys.outbox, self.keys.meta], args=args)
+        except ResponseError as exc:
+            return self._recover(exc)
         return int(result)
+
+    def _recover(self, exc: ResponseError) -> int:
+        """STALE: the batch was written already (a retry after a lost reply) or another
+        producer is filling the run; either way continue from the count it reports."""
+        text = str(exc)
+        if text.startswith("STALE produced="):
+            return int(text.removeprefix("STALE produced="))
+        if text.startswith("NORUN"):
+            raise RunMissing(f"run {self.keys.run!r} is gone from Redis") from None
+        raise exc
 
     async def backlog(self) -> int:
         """Undelivered messages in the outbox (delivered ones are deleted from it)."""

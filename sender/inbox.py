@@ -10,7 +10,6 @@ from redis.exceptions import ResponseError
 
 from common import keys as k
 from common.keys import RunKeys
-from common.retry import Outage
 from common.run import RunMissing, ensure_group
 
 logger = logging.getLogger(__name__)
@@ -28,65 +27,71 @@ class Inbox:
         self.keys = keys
         self.consumer = consumer
         self.block_ms = block_ms
-        self._outage = Outage(f"sender {consumer}")
+        self._pending_cursor: str | None = "0"
 
     async def join(self) -> None:
-        await self._outage.call(lambda: ensure_group(self.client, self.keys))
+        await ensure_group(self.client, self.keys)
 
-    async def own_pending(self, count: int) -> list[Entry]:
-        """Entries this consumer already holds (a restart under the same name)."""
-        return await self._read("0", count, block=None)
+    async def read(self, count: int) -> list[Entry]:
+        """Up to ``count`` entries: first those this consumer already held (a restart under
+        the same name), then never-delivered ones, blocking up to ``block_ms``."""
+        while self._pending_cursor is not None:
+            entries = await self._read(self._pending_cursor, count, block=None)
+            if not entries:
+                self._pending_cursor = None
+                break
+            self._pending_cursor = entries[-1][0]
+            live = await self._drop_deleted(entries)
+            if live:
+                logger.info("%s: resuming %d message(s) it held", self.consumer, len(live))
+                return live
+        return await self._drop_deleted(await self._read(">", count, block=self.block_ms))
 
-    async def read_new(self, count: int) -> list[Entry]:
-        """Up to ``count`` never-delivered entries, blocking up to ``block_ms``."""
-        return await self._read(">", count, block=self.block_ms)
-
-    async def _read(self, start: str, count: int, block: int | None) -> list[Entry]:
+    async def _read(
+        self, start: str, count: int, block: int | None
+    ) -> list[tuple[str, dict[str, str] | None]]:
         streams: dict[Any, Any] = {self.keys.outbox: start}
         try:
-            reply = await self._outage.call(
-                lambda: self.client.xreadgroup(
-                    k.GROUP, self.consumer, streams, count=count, block=block
-                )
+            reply: Any = await self.client.xreadgroup(
+                k.GROUP, self.consumer, streams, count=count, block=block
             )
         except ResponseError as exc:
             raise _missing(exc, self.keys) from None
         if not reply:
             return []
-        entries = _entries(reply)
-        return await self._drop_deleted(entries)
+        if isinstance(reply, dict):  # RESP3
+            return list(next(iter(reply.values()))[0])
+        return list(reply[0][1])
 
     async def take_over(self, count: int, min_idle_ms: int) -> list[Entry]:
-        """Claim up to ``count`` entries idle on other (dead) consumers (XAUTOCLAIM)."""
+        """Claim up to ``count`` entries idle for ``min_idle_ms`` on other consumers."""
         taken: list[Entry] = []
         cursor = "0-0"
         while len(taken) < count:
             try:
-                reply = await self._outage.call(
-                    lambda c=cursor: self.client.xautoclaim(  # type: ignore[misc]
-                        self.keys.outbox,
-                        k.GROUP,
-                        self.consumer,
-                        min_idle_ms,
-                        start_id=c,
-                        count=count - len(taken),
-                    )
+                reply: Any = await self.client.xautoclaim(
+                    self.keys.outbox,
+                    k.GROUP,
+                    self.consumer,
+                    min_idle_ms,
+                    start_id=cursor,
+                    count=count - len(taken),
                 )
             except ResponseError as exc:
                 raise _missing(exc, self.keys) from None
-            cursor, claimed = reply[0], reply[1]  # Redis 7 adds deleted ids: already dropped
-            taken.extend((eid, f) for eid, f in claimed if f)
-            if cursor in ("0-0", b"0-0"):
+            # Redis 7 adds a third element, the ids deleted from the stream: XAUTOCLAIM has
+            # already dropped those from the pending list, so they need nothing more.
+            cursor, claimed = reply[0], reply[1]
+            taken.extend((eid, fields) for eid, fields in claimed if fields)
+            if cursor == "0-0":
                 break
         return taken
 
     async def keep_fresh(self, ids: list[str]) -> None:
         """Reset the idle time of in-flight entries so no one takes them over."""
         if ids:
-            await self._outage.call(
-                lambda: self.client.xclaim(
-                    self.keys.outbox, k.GROUP, self.consumer, 0, list[Any](ids), justid=True
-                )
+            await self.client.xclaim(
+                self.keys.outbox, k.GROUP, self.consumer, 0, list[Any](ids), justid=True
             )
 
     async def hand_back(self, ids: list[str]) -> None:
@@ -104,18 +109,10 @@ class Inbox:
 
     async def _drop_deleted(self, entries: list[tuple[str, dict[str, str] | None]]) -> list[Entry]:
         """Pending entries whose stream entry is gone were delivered already: ack them."""
-        gone = [eid for eid, fields in entries if fields is None]
+        gone = [eid for eid, fields in entries if not fields]
         if gone:
             await self.client.xack(self.keys.outbox, k.GROUP, *gone)
-        return [(eid, fields) for eid, fields in entries if fields is not None]
-
-
-def _entries(reply: object) -> list[tuple[str, dict[str, str] | None]]:
-    """Entries of the one stream in an XREADGROUP reply (RESP2 list or RESP3 dict)."""
-    if isinstance(reply, dict):
-        streams = list(reply.values())
-        return list(streams[0][0]) if streams else []
-    return list(reply[0][1])  # type: ignore[index]
+        return [(eid, fields) for eid, fields in entries if fields]
 
 
 def _missing(exc: ResponseError, keys: RunKeys) -> Exception:

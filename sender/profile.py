@@ -9,6 +9,7 @@ import socket
 from redis.asyncio import Redis
 
 from common import keys as k
+from common.errors import UsageProblem
 from common.keys import RunKeys
 from common.settings import SenderProfile, SenderSettings
 
@@ -28,6 +29,10 @@ async def resolve_profile(client: Redis, keys: RunKeys, settings: SenderSettings
             mean_time=settings.mean_time,
             failure_rate=settings.failure_rate,
             max_attempts=settings.max_attempts,
+        )
+    elif not settings.profiles:
+        raise UsageProblem(
+            "senders: the config lists no profile to claim; give --mean-time and --failure-rate"
         )
     else:
         claim = int(await client.hincrby(keys.meta, k.META_PROFILE_CLAIMS, 1)) - 1

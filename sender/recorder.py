@@ -20,7 +20,6 @@ from redis.exceptions import ResponseError
 
 from common import keys as k
 from common.keys import RunKeys
-from common.retry import Outage
 from common.run import RunMissing
 
 logger = logging.getLogger(__name__)
@@ -108,7 +107,6 @@ class Recorder:
         self.sender = sender
         self.max_batch = max_batch
         self._script = client.register_script(RECORD)
-        self._outage = Outage(f"sender {sender}")
         self._batches = itertools.count(1)
         self._nonce = uuid.uuid4().hex[:8]
         self._pending: list[tuple[Outcome, asyncio.Future[bool] | None]] = []
@@ -162,7 +160,7 @@ class Recorder:
             self.keys.meta,
             self.keys.dead,
         ]
-        reply = await self._outage.call(lambda: self._script(keys=keys, args=args))
+        reply = await self._script(keys=keys, args=args)
         if reply == "REPLAY":  # written before the connection dropped
             return [1] * len(outcomes)
         return list(reply)

@@ -54,6 +54,7 @@ class Sender:
         self._loop = asyncio.get_running_loop()
         self.sent = 0
         self._rng = rng or random.Random(settings.seed)
+        self._sweep_period = min(settings.claim_idle / 3, 5.0)
 
     @property
     def capacity(self) -> int:
@@ -81,7 +82,7 @@ class Sender:
         )
         background = [
             asyncio.create_task(coro)
-            for coro in (self.recorder.run(), self._heartbeat(), self._janitor())
+            for coro in (self.recorder.run(), self._heartbeat(), self._keep_fresh())
         ]
         try:
             await self._consume()
@@ -92,18 +93,36 @@ class Sender:
         logger.info("sender %s: done, %d delivered", self.name, self.sent)
 
     async def _consume(self) -> None:
-        self._start(await self.inbox.own_pending(self.capacity * 4))
+        next_sweep = 0.0
         while not self.stop.is_set():
             free = self.capacity - len(self.inflight)
             if free <= 0:
                 await self._wait_slot()
                 continue
-            entries = await self.inbox.read_new(free)
+            # Orphans first (they have waited longest), then new messages.
+            taken: list[Entry] = []
+            if self._loop.time() >= next_sweep:
+                taken = await self._take_over(free)
+                next_sweep = self._loop.time() + (0 if taken else self._sweep_period)
+            entries = taken + (
+                await self.inbox.read(free - len(taken)) if free > len(taken) else []
+            )
             if entries:
                 self._start(entries)
-            elif not self.inflight and await self._run_complete():
-                return
+            else:
+                next_sweep = 0.0  # idle: look for orphans on every turn
+                if not self.inflight and await self._run_complete():
+                    return
             self._raise_failed()
+
+    async def _take_over(self, free: int) -> list[Entry]:
+        """Entries idle for claim_idle on other senders (crashed, or handed back)."""
+        if free <= 0:
+            return []
+        taken = await self.inbox.take_over(free, int(self.settings.claim_idle * 1000))
+        if taken:
+            logger.info("sender %s: took over %d idle message(s)", self.name, len(taken))
+        return taken
 
     def _start(self, entries: list[Entry]) -> None:
         for entry_id, fields in entries:
@@ -191,8 +210,8 @@ class Sender:
             self.settings.grace,
         )
         _, late = await asyncio.wait(tasks, timeout=self.settings.grace)
-        await cancel_all(late)
         unfinished = [eid for eid, task in self.inflight.items() if task in late]
+        await cancel_all(late)
         if unfinished:
             await self.inbox.hand_back(unfinished)
             logger.info("sender %s: handed back %d message(s)", self.name, len(unfinished))
@@ -213,16 +232,9 @@ class Sender:
         }
         await self.client.hset(self.keys.senders, self.name, json.dumps(record))
 
-    async def _janitor(self) -> None:
-        """Keep our in-flight entries fresh; take over entries idle on dead senders."""
-        idle_ms = int(self.settings.claim_idle * 1000)
-        period = min(self.settings.claim_idle / 3, 5.0)
+    async def _keep_fresh(self) -> None:
+        """Reset the idle time of our in-flight entries well within claim_idle, so a slow
+        but live sender is never robbed."""
         while True:
-            await asyncio.sleep(period)
+            await asyncio.sleep(self._sweep_period)
             await self.inbox.keep_fresh(list(self.inflight))
-            free = self.capacity - len(self.inflight)
-            if free > 0 and not self.stop.is_set():
-                taken = await self.inbox.take_over(free, idle_ms)
-                if taken:
-                    logger.info("sender %s: took over %d idle message(s)", self.name, len(taken))
-                    self._start(taken)

@@ -1,0 +1,137 @@
+"""Exactly-once accounting: duplicates, dead letters, abandonment, restarts under a name."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from redis.asyncio import Redis
+
+from common import keys as k
+from common.connection import EmbeddedRedis, RedisUnavailable, check_server
+from common.keys import RunKeys
+from common.run import read_state
+from monitor.reader import ResultsReader
+from monitor.stats import Stats
+from sender.recorder import FAIL, OK, Outcome, Recorder
+from tests.roles import produce_now, send_all, watch
+
+
+async def test_malformed_entries_are_dead_lettered(client: Redis, keys: RunKeys) -> None:
+    await produce_now(client, keys.run, 30)
+    bad = [
+        {"seq": "900", "to": "+15551234567"},  # no body
+        {"seq": "901", "to": "12345", "body": "hi", "created": "1"},  # not E.164
+        {"seq": "x", "to": "+15551234567", "body": "hi", "created": "1"},
+    ]
+    for fields in bad:
+        await client.xadd(keys.outbox, fields)  # type: ignore[arg-type]
+    await send_all(client, keys.run)
+    snap = await watch(client, keys.run)
+    assert snap is not None and snap.stats.sent == 30
+    dead: list[tuple[str, dict[str, str]]] = await client.xrange(keys.dead)  # type: ignore[assignment]
+    reasons = [f["reason"] for _, f in dead]
+    assert len(reasons) == 3
+    assert any("missing field body" in r for r in reasons)
+    assert any("invalid phone number" in r for r in reasons)
+    assert any("invalid number" in r for r in reasons)
+    state = await read_state(client, keys)
+    assert state is not None and state.dead_letters == 3 and state.complete
+    assert await client.xlen(keys.outbox) == 0
+
+
+async def test_max_attempts_abandons_and_the_run_still_completes(
+    client: Redis, keys: RunKeys
+) -> None:
+    await produce_now(client, keys.run, 12)
+    await send_all(client, keys.run, failure_rate=1.0, max_attempts=3, concurrency=4)
+    snap = await watch(client, keys.run)
+    assert snap is not None
+    assert (snap.stats.sent, snap.stats.failed, snap.state.abandoned) == (0, 36, 12)
+    assert await client.xlen(keys.dead) == 12
+
+
+async def test_restart_under_same_name_finishes_its_own_pending(
+    client: Redis, keys: RunKeys
+) -> None:
+    await produce_now(client, keys.run, 20)
+    # A sender named "gw" took five messages and died before acking them.
+    await client.xreadgroup(k.GROUP, "gw", {keys.outbox: ">"}, count=5)
+    held = await client.xpending(keys.outbox, k.GROUP)
+    assert held["pending"] == 5
+    # Restarted under the same name, with a claim_idle far too long to take anything over.
+    sender = await send_all(client, keys.run, name="gw", claim_idle=60)
+    assert sender.sent == 20
+    assert (await client.xpending(keys.outbox, k.GROUP))["pending"] == 0
+
+
+async def test_second_success_is_a_suppressed_duplicate(client: Redis, keys: RunKeys) -> None:
+    await produce_now(client, keys.run, 1)
+    entries: Any = await client.xreadgroup(k.GROUP, "a", {keys.outbox: ">"}, count=1)
+    entry_id = entries[0][1][0][0] if isinstance(entries, list) else None
+    assert entry_id is not None
+    first, second = Recorder(client, keys, "a"), Recorder(client, keys, "b")
+    assert await _submit(first, Outcome(OK, entry_id, "0", 1, 0.01, 1.0, "0.5")) is True
+    assert await _submit(second, Outcome(OK, entry_id, "0", 1, 0.01, 1.0, "0.6")) is False
+    stats = Stats()
+    await ResultsReader(client, keys).read_into(stats, None)
+    assert (stats.sent, stats.duplicates, stats.attempts) == (1, 1, 2)
+
+
+async def test_a_redis_older_than_6_2_is_refused() -> None:
+    class OldServer(Redis):
+        async def execute_command(self, *args: Any, **options: Any) -> Any:
+            return {"redis_version": "6.0.16"}
+
+    with pytest.raises(RedisUnavailable, match=r"6\.0\.16; 6\.2 or newer"):
+        await check_server(OldServer(), "redis://old:6379/0")
+
+
+async def _submit(recorder: Recorder, outcome: Outcome) -> bool:
+    task = asyncio.create_task(recorder.run())
+    try:
+        return await recorder.submit(outcome)
+    finally:
+        task.cancel()
+
+
+# An event of the property test: (kind, message, sender). "ok" on a delivered message is a
+# duplicate success (its first owner finished after a takeover); "fail" a failed attempt.
+events = st.lists(
+    st.tuples(st.sampled_from([FAIL, OK]), st.integers(0, 5), st.sampled_from("abc")),
+    max_size=40,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(events=events, batch=st.integers(1, 7))
+def test_accounting_invariants_hold_for_any_interleaving(
+    events: list[tuple[str, int, str]], batch: int
+) -> None:
+    asyncio.run(_check_interleaving(events, batch))
+
+
+async def _check_interleaving(events: list[tuple[str, int, str]], batch: int) -> None:
+    client = EmbeddedRedis().client()
+    keys = RunKeys("prop")
+    await produce_now(client, keys.run, 6)
+    entries: Any = await client.xreadgroup(k.GROUP, "a", {keys.outbox: ">"}, count=6)
+    ids = {int(f["seq"]): eid for eid, f in entries[0][1]}
+    recorders = {name: Recorder(client, keys, name, max_batch=batch) for name in "abc"}
+    for kind, seq, name in events:
+        recorders[name].add(Outcome(kind, ids[seq], str(seq), 1, 0.01, 1.0, "0.1"))
+    for recorder in recorders.values():
+        await recorder.flush()
+    stats = Stats()
+    await ResultsReader(client, keys).read_into(stats, None)
+    delivered = {seq for kind, seq, _ in events if kind == OK}
+    assert stats.sent == len(delivered) == await client.bitcount(keys.delivered)
+    assert stats.attempts == len(events) == stats.sent + stats.failed + stats.duplicates
+    assert stats.failed == sum(1 for kind, _, _ in events if kind == FAIL)
+    state = await read_state(client, keys)
+    assert state is not None and state.delivered == len(delivered)
+    assert await client.xlen(keys.outbox) == 6 - len(delivered)
+    await client.aclose()
