@@ -283,7 +283,7 @@ class Role:
     def output(self) -> str:
         return self.stdout.read_text(errors="replace")
 
-    def errors(self, tail: int = 20) -> str:
+    def errors(self, tail: int = 40) -> str:
         lines = self.stderr.read_text(errors="replace").splitlines()
         return "\n".join(lines[-tail:])
 
@@ -338,11 +338,14 @@ def wait_for(
     poll: float = 0.02,
     progress: Callable[[], None] | None = None,
     progress_every: float = 5.0,
+    roles: Sequence[Role] = (),
 ) -> None:
-    """Poll ``check`` until true; SystemExit naming ``what`` after ``timeout`` seconds."""
+    """Poll ``check`` until true; SystemExit naming ``what`` after ``timeout`` seconds,
+    or as soon as one of ``roles`` has failed (exited non-zero)."""
     deadline = time.monotonic() + timeout
     next_progress = time.monotonic() + progress_every
     while not check():
+        ensure_no_failure(roles)
         now = time.monotonic()
         if now > deadline:
             raise SystemExit(f"timed out after {timeout:.0f} s waiting for {what}")
@@ -350,6 +353,14 @@ def wait_for(
             progress()
             next_progress = now + progress_every
         time.sleep(poll)
+
+
+def ensure_no_failure(roles: Sequence[Role]) -> None:
+    """SystemExit with the stderr tail of the first role that exited non-zero."""
+    for role in roles:
+        code = role.process.poll()
+        if code not in (None, 0):
+            raise SystemExit(f"{role.name} exited {code}:\n{role.errors()}")
 
 
 def check_exit(role: Role, timeout: float = 30) -> None:

@@ -83,7 +83,7 @@ def spawn_senders(roles: Roles, url: str, run: str, args: argparse.Namespace) ->
     ]
 
 
-def wait_delivered(url: str, run: str, n: int, timeout: float) -> None:
+def wait_delivered(url: str, run: str, n: int, timeout: float, roles: list[Role]) -> None:
     client = sync_client(url)
     try:
         wait_for(
@@ -91,6 +91,7 @@ def wait_delivered(url: str, run: str, n: int, timeout: float) -> None:
             timeout,
             f"{n} deliveries",
             progress=lambda: log(f"delivered {meta_int(client, run, k.META_DELIVERED):,} / {n:,}"),
+            roles=roles,
         )
     finally:
         client.close()
@@ -117,7 +118,7 @@ def ours_prefilled(url: str, args: argparse.Namespace) -> tuple[float, float, fl
         with Roles() as roles:
             started = time.perf_counter()
             senders = spawn_senders(roles, url, run, args)
-            wait_delivered(url, run, args.n, args.timeout)
+            wait_delivered(url, run, args.n, args.timeout, senders)
             delivered_s = time.perf_counter() - started
             for sender in senders:
                 check_exit(sender)
@@ -142,7 +143,7 @@ def ours_with_backlog(url: str, args: argparse.Namespace) -> float:
                 role_env(url, run),
             )
             senders = spawn_senders(roles, url, run, args)
-            wait_delivered(url, run, args.n, args.timeout)
+            wait_delivered(url, run, args.n, args.timeout, [producer, *senders])
             elapsed = time.perf_counter() - started
             for role in (producer, *senders):
                 check_exit(role)

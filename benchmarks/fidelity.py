@@ -79,6 +79,7 @@ def measure(args: argparse.Namespace) -> list[Figure]:
                     lambda: meta_int(client, run, k.META_PRODUCED) >= first_batch,
                     60,
                     "the producer's first batch",
+                    roles=[producer],
                 )
                 log(
                     f"sms-sender: concurrency {args.concurrency}, mean {args.mean_time} s, "
@@ -102,7 +103,12 @@ def measure(args: argparse.Namespace) -> list[Figure]:
                     ],
                     env,
                 )
-                wait_for(lambda: bool(client.hexists(keys.senders, SENDER)), 60, "the sender")
+                wait_for(
+                    lambda: bool(client.hexists(keys.senders, SENDER)),
+                    60,
+                    "the sender",
+                    roles=[producer, sender],
+                )
                 started = time.perf_counter()
                 wait_for(
                     lambda: meta_int(client, run, k.META_DELIVERED) >= args.n,
@@ -111,6 +117,7 @@ def measure(args: argparse.Namespace) -> list[Figure]:
                     progress=lambda: log(
                         f"delivered {meta_int(client, run, k.META_DELIVERED):,} / {args.n:,}"
                     ),
+                    roles=[producer, sender],
                 )
                 finished = time.perf_counter()
                 check_exit(producer)

@@ -114,7 +114,13 @@ def one_run(url: str, n: int, args: argparse.Namespace) -> MemoryRun:
                 sampler.sample()
                 return all(p.process.poll() is not None for p in procs)
 
-            wait_for(finished, 120 + n / 1000, f"the run of {n:,} messages", poll=SAMPLE_EVERY)
+            wait_for(
+                finished,
+                120 + n / 1000,
+                f"the run of {n:,} messages",
+                poll=SAMPLE_EVERY,
+                roles=procs,
+            )
             seconds = time.perf_counter() - started
             for proc in procs:
                 check_exit(proc, timeout=5)

@@ -138,6 +138,7 @@ def measure_naive(url: str, n: int, workers: int, timeout: float = 600) -> Naive
                     timeout,
                     f"{n} naive results",
                     progress=lambda: log(f"naive: {client.xlen(keys.results):,} / {n:,}"),
+                    roles=procs,
                 )
                 elapsed = time.perf_counter() - started
                 for proc in procs:
