@@ -20,6 +20,7 @@ class LogHistogram:
         self.rel_error = rel_error
         self._gamma = (1 + rel_error) / (1 - rel_error)
         self._log_gamma = math.log(self._gamma)
+        self._inv_log_gamma = 1 / self._log_gamma
         self.buckets: Counter[int] = Counter()
         self.zeros = 0
         self.count = 0
@@ -31,7 +32,8 @@ class LogHistogram:
         if value < ZERO_BELOW:
             self.zeros += n
         else:
-            self.buckets[math.ceil(math.log(value) / self._log_gamma)] += n
+            index = math.ceil(math.log(value) * self._inv_log_gamma)
+            self.buckets[index] = self.buckets.get(index, 0) + n
 
     def merge(self, other: LogHistogram) -> None:
         self.buckets.update(other.buckets)

@@ -31,7 +31,7 @@ class Monitor:
         self.settings = settings
         self.view = view
         self.keys = RunKeys(settings.run)
-        self.reader = ResultsReader(client, self.keys)
+        self.reader = ResultsReader(client, self.keys, trim=not settings.keep_results)
         self.stats = Stats()
         self.created = 0.0
         self.timeline = Timeline()

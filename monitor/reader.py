@@ -2,51 +2,86 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 from typing import Any
 
 from redis.asyncio import Redis
 
-from common.codec import Result
 from common.keys import RunKeys
 from monitor.stats import Stats
 from monitor.summary import SenderInfo
 
 logger = logging.getLogger(__name__)
 
-READ_COUNT = 10_000
+READ_COUNT = 1000  # larger replies parse slower per entry in redis-py's asyncio reader
+APPLY_SLICE = 250
+
+
+def _raw(response: Any, **options: Any) -> Any:
+    return response
+
+
+def _entries(reply: Any) -> list[Any]:
+    """The entries of a raw one-stream XREAD reply: ``{key: entries}`` in RESP3,
+    ``[[key, entries]]`` in RESP2; each entry is ``[id, [field, value, ...]]``."""
+    if isinstance(reply, dict):
+        return list(next(iter(reply.values())))
+    return list(reply[0][1])
 
 
 class ResultsReader:
-    def __init__(self, client: Redis, keys: RunKeys, last_id: str = "0-0") -> None:
+    """Follows the results stream. Replies are left raw (entries keep their flat field
+    lists: no dict per entry), and while one batch is counted the next is on its way."""
+
+    def __init__(
+        self, client: Redis, keys: RunKeys, last_id: str = "0-0", trim: bool = False
+    ) -> None:
         self.client = client
         self.keys = keys
         self.last_id = last_id
+        self.trim = trim
+        self._prefetch: asyncio.Task[Any] | None = None
+        client.set_response_callback("XREAD", _raw)
 
     async def read_into(self, stats: Stats, block_ms: int | None) -> int:
         """Apply the next results to ``stats``; return how many were read."""
-        reply = await self.client.xread(
-            {self.keys.results: self.last_id}, count=READ_COUNT, block=block_ms
-        )
+        pending, self._prefetch = self._prefetch, None
+        reply = await (pending or self._xread(self.last_id, block_ms))
         if not reply:
             return 0
-        raw: Any = reply
-        entries: list[tuple[str, dict[str, str]]] = (
-            raw[self.keys.results][0] if isinstance(raw, dict) else raw[0][1]
-        )
-        for _, fields in entries:
-            stats.apply(Result.parse(fields))
+        entries = _entries(reply)
         self.last_id = entries[-1][0]
+        if len(entries) == READ_COUNT:  # a backlog: fetch more while counting these
+            self._prefetch = asyncio.create_task(self._xread(self.last_id, None))
+        for start in range(0, len(entries), APPLY_SLICE):
+            stats.apply_entries(entries[start : start + APPLY_SLICE])
+            await asyncio.sleep(0)  # lets the prefetch go out
         return len(entries)
+
+    async def _xread(self, last_id: str, block_ms: int | None) -> Any:
+        return await self.client.xread(
+            {self.keys.results: last_id}, count=READ_COUNT, block=block_ms
+        )
+
+    async def close(self) -> None:
+        if self._prefetch is not None:
+            self._prefetch.cancel()
+            await asyncio.gather(self._prefetch, return_exceptions=True)
+            self._prefetch = None
 
     async def senders(self) -> dict[str, SenderInfo]:
         raw: dict[str, str] = await self.client.hgetall(self.keys.senders)  # type: ignore[assignment]
         return {name: SenderInfo.parse(name, value) for name, value in raw.items()}
 
     async def save_checkpoint(self, stats: Stats) -> None:
+        """Save the totals with the last result id they include; then, when trimming, drop
+        the results they include (the checkpoint holds them now)."""
         payload: dict[Any, Any] = {"last_id": self.last_id, "stats": json.dumps(stats.to_dict())}
         await self.client.hset(self.keys.monitor, mapping=payload)
+        if self.trim and self.last_id != "0-0":
+            await self.client.xtrim(self.keys.results, minid=self.last_id, approximate=False)
 
     async def load_checkpoint(self) -> Stats:
         """The totals a previous monitor saved, resuming after its last result id."""

@@ -63,20 +63,53 @@ class Stats:
     last_ts: float = 0.0
 
     def apply(self, result: Result) -> None:
-        stats = self.senders.get(result.sender)
+        self.count(result.sender, result.duration, result.ts, result.ok, result.dup, result.latency)
+
+    def apply_entries(self, entries: list[tuple[str, Any]]) -> None:
+        """Count results-stream entries (the monitor's hot path: no objects per entry).
+
+        An entry's fields come as a flat ``[field, value, ...]`` list (raw reply) or a dict.
+        """
+        count = self.count
+        for _, fields in entries:
+            f = fields
+            if isinstance(f, list):
+                if len(f) >= 12 and f[2] == "sender" and f[8] == "duration" and f[10] == "ts":
+                    # the senders' own layout: seq sender attempt ok duration ts [latency|dup]
+                    extra = f[12] if len(f) > 12 else None
+                    latency = float(f[13]) if extra == "latency" else None
+                    count(f[3], float(f[9]), float(f[11]), f[7] == "1", extra == "dup", latency)
+                    continue
+                f = dict(zip(f[::2], f[1::2], strict=True))
+            raw_latency = f.get("latency")
+            count(
+                f["sender"],
+                float(f["duration"]),
+                float(f["ts"]),
+                f["ok"] == "1",
+                "dup" in f,
+                float(raw_latency) if raw_latency is not None else None,
+            )
+
+    def count(  # noqa: PLR0917 (the hot path: positional is cheapest)
+        self, sender: str, duration: float, ts: float, ok: bool, dup: bool, latency: float | None
+    ) -> None:
+        """Count one attempt."""
+        stats = self.senders.get(sender)
         if stats is None:
-            stats = self.senders[result.sender] = SenderStats()
-        stats.durations.add(result.duration)
-        stats.last_ts = max(stats.last_ts, result.ts)
-        self.last_ts = max(self.last_ts, result.ts)
-        if not result.ok:
+            stats = self.senders[sender] = SenderStats()
+        stats.durations.add(duration)
+        if ts > stats.last_ts:
+            stats.last_ts = ts
+            self.last_ts = max(self.last_ts, ts)
+        if not ok:
             stats.failed += 1
-        elif result.dup:
+        elif dup:
             stats.duplicates += 1
         else:
             stats.sent += 1
-            if result.latency is not None:
-                self.latency.add(result.latency)
+            if latency is not None:
+                self.latency.add(latency)
 
     @property
     def sent(self) -> int:

@@ -19,25 +19,41 @@ def batch_rng(seed: int | None, start: int) -> random.Random:
 
 def phone_number(rng: random.Random) -> str:
     """+1 NXX NXX XXXX: area code and exchange start with 2-9, as in the NANP."""
-    return f"+1{rng.randrange(200, 1000)}{rng.randrange(200, 1000)}{rng.randrange(10000):04d}"
+    return _phone(rng.getrandbits(48))
+
+
+def _phone(bits: int) -> str:
+    # 800 area codes x 800 exchanges x 10,000 lines; 48 random bits make the modulo bias
+    # smaller than one part in 40,000.
+    area, rest = divmod(bits % 6_400_000_000, 8_000_000)
+    exchange, line = divmod(rest, 10_000)
+    return f"+1{200 + area}{200 + exchange}{line:04d}"
+
+
+def _length(bits: int) -> int:
+    return 1 + bits % MAX_BODY  # 32 random bits: bias below one part in 40 million
 
 
 def bodies(rng: random.Random, n: int) -> list[str]:
     """``n`` bodies, each of uniform length in 1..100, from the GSM-7 alphabet."""
-    lengths = [rng.randrange(1, MAX_BODY + 1) for _ in range(n)]
+    return [body for _, body in batch(rng, n)]
+
+
+def batch(rng: random.Random, n: int) -> list[tuple[str, str]]:
+    """``n`` messages as ``(to, body)``."""
+    getrandbits = rng.getrandbits
+    lengths = [_length(getrandbits(32)) for _ in range(n)]
     text = rng.randbytes(sum(lengths)).translate(_BYTE_TO_CHAR).decode("ascii")
-    out: list[str] = []
+    out: list[tuple[str, str]] = []
     pos = 0
     for length in lengths:
-        out.append(text[pos : pos + length])
+        out.append((_phone(getrandbits(48)), text[pos : pos + length]))
         pos += length
     return out
 
 
-def batch_args(rng: random.Random, n: int) -> list[str]:
-    """``to, body`` pairs, flattened, for ``n`` messages."""
-    flat: list[str] = []
-    for body in bodies(rng, n):
-        flat.append(phone_number(rng))
-        flat.append(body)
-    return flat
+def batch_payload(rng: random.Random, n: int) -> str:
+    """``n`` messages as one string, ``to`` and ``body`` lines alternating: the enqueue
+    script splits it, so a batch costs one argument instead of two per message (bodies
+    hold no newline: the alphabet has none)."""
+    return "\n".join([f"{to}\n{body}" for to, body in batch(rng, n)])

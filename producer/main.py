@@ -11,12 +11,13 @@ from redis.asyncio import Redis
 from common.keys import RunKeys
 from common.run import ensure_group
 from common.settings import ProducerSettings
-from producer.content import batch_args, batch_rng
+from producer.content import batch_payload, batch_rng
 from producer.store import RunWriter
 
 logger = logging.getLogger(__name__)
 
 PROGRESS_EVERY = 5.0
+GENERATE_SLICE = 250
 BACKLOG_POLL = 0.02
 
 
@@ -51,15 +52,27 @@ class Producer:
         total, seed, cap = self.settings.count, self.settings.seed, self.settings.max_backlog
         chunk = _chunk_size(self.settings)
         started = last_log = time.monotonic()
-        while self.produced < total and not stop.is_set():
-            n = min(chunk, total - self.produced)
-            if not await _wait_for_room(self.writer, cap, n, stop):
-                break
-            args = batch_args(batch_rng(seed, self.produced), n)
-            self.produced = await self.writer.enqueue(self.produced, time.time(), args)
-            if time.monotonic() - last_log >= PROGRESS_EVERY:
-                last_log = time.monotonic()
-                logger.info("enqueued %d / %d", self.produced, total)
+        start = self.produced
+        writing: asyncio.Task[int] | None = None  # the batch Redis is writing meanwhile
+        try:
+            while start < total and not stop.is_set():
+                n = min(chunk, total - start)
+                payload = await _make_batch(seed, start, n)
+                if writing is not None:
+                    self.produced, writing = await writing, None
+                    if self.produced != start:  # another producer got ahead: follow it
+                        start = self.produced
+                        continue
+                if not await _wait_for_room(self.writer, cap, n, stop):
+                    break
+                writing = asyncio.create_task(self.writer.enqueue(start, time.time(), payload))
+                start += n
+                if time.monotonic() - last_log >= PROGRESS_EVERY:
+                    last_log = time.monotonic()
+                    logger.info("enqueued %d / %d", start, total)
+        finally:
+            if writing is not None:
+                self.produced = await writing
         if self.produced >= total:
             await self.writer.mark_done()
             logger.info(
@@ -76,6 +89,17 @@ async def produce(client: Redis, settings: ProducerSettings, stop: asyncio.Event
     producer = Producer(client, settings)
     await producer.open()
     return await producer.fill(stop)
+
+
+async def _make_batch(seed: int | None, start: int, n: int) -> str:
+    """The batch at ``start``, made in slices that yield to the event loop, so the
+    previous batch is on its way to Redis meanwhile."""
+    rng = batch_rng(seed, start)
+    parts = []
+    for offset in range(0, n, GENERATE_SLICE):
+        parts.append(batch_payload(rng, min(GENERATE_SLICE, n - offset)))
+        await asyncio.sleep(0)
+    return "\n".join(parts)
 
 
 def _chunk_size(settings: ProducerSettings) -> int:

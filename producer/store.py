@@ -22,14 +22,18 @@ local start = tonumber(ARGV[1])
 local produced = tonumber(redis.call('HGET', KEYS[2], 'produced'))
 if produced == nil then return redis.error_reply('NORUN run meta is gone') end
 if produced ~= start then return redis.error_reply('STALE produced=' .. produced) end
-local n = 0
-for i = 3, #ARGV, 2 do
-  redis.call('XADD', KEYS[1], '*', 'seq', start + n, 'to', ARGV[i], 'body', ARGV[i + 1],
-             'created', ARGV[2])
-  n = n + 1
+local seq, to = start, nil
+for line in string.gmatch(ARGV[3], '[^\\n]+') do
+  if to == nil then
+    to = line
+  else
+    redis.call('XADD', KEYS[1], '*', 'seq', seq, 'to', to, 'body', line, 'created', ARGV[2])
+    seq = seq + 1
+    to = nil
+  end
 end
-redis.call('HSET', KEYS[2], 'produced', start + n)
-return start + n
+redis.call('HSET', KEYS[2], 'produced', seq)
+return seq
 """
 
 
@@ -70,9 +74,10 @@ class RunWriter:
             )
         return produced
 
-    async def enqueue(self, start: int, created: float, flat_args: list[str]) -> int:
-        """Append one batch (``to, body`` pairs) at ``start``; return the new produced count."""
-        args: list[str | int] = [start, repr(created), *flat_args]
+    async def enqueue(self, start: int, created: float, payload: str) -> int:
+        """Append one batch (``producer.content.batch_payload``) at ``start``; return the
+        new produced count."""
+        args: list[str | int] = [start, repr(created), payload]
         try:
             result = await self._enqueue(keys=[self.keys.outbox, self.keys.meta], args=args)
         except ResponseError as exc:

@@ -4,7 +4,8 @@ A success writes its result entry, sets the message's delivered bit, counts it i
 run's meta, acks it and deletes it from the outbox, all in one step. A success for a
 message already delivered is acked and written as a suppressed duplicate (``dup 1``).
 Each batch carries an id kept per sender in the run's meta, so a batch retried after a
-lost reply is not written twice.
+lost reply is not written twice. A batch travels as one string argument (one line per
+outcome, tab-separated fields): packing thousands of separate arguments costs more.
 """
 
 from __future__ import annotations
@@ -25,50 +26,54 @@ from common.run import RunMissing
 logger = logging.getLogger(__name__)
 
 FAIL, OK, ABANDON, MALFORMED = "fail", "ok", "abandon", "malformed"
-FIELDS_PER_OUTCOME = 7
 
 RECORD = """
-if redis.call('EXISTS', KEYS[4]) == 0 then return redis.error_reply('NORUN run meta is gone') end
 local outbox, results, delivered, meta, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+if redis.call('EXISTS', meta) == 0 then return redis.error_reply('NORUN run meta is gone') end
 local group, sender, batch = ARGV[1], ARGV[2], ARGV[3]
 local tag = 'batch:' .. sender
 if redis.call('HGET', meta, tag) == batch then return 'REPLAY' end
-local out = {}
-for i = 4, #ARGV, 7 do
-  local kind, id, seq, attempt = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
-  local duration, ts, extra = ARGV[i + 4], ARGV[i + 5], ARGV[i + 6]
-  local flag = 1
+local flags, settled = {}, {}
+local counts = {delivered = 0, abandoned = 0, dead_letters = 0}
+local pattern = '^(%a+)\\t([^\\t]*)\\t([^\\t]*)\\t([^\\t]*)\\t([^\\t]*)\\t([^\\t]*)\\t(.*)$'
+for line in string.gmatch(ARGV[4], '[^\\n]+') do
+  local kind, id, seq, attempt, duration, ts, extra = string.match(line, pattern)
+  local flag = '1'
   if kind == 'fail' then
     redis.call('XADD', results, '*', 'seq', seq, 'sender', sender, 'attempt', attempt,
                'ok', '0', 'duration', duration, 'ts', ts)
   elseif kind == 'ok' then
     if redis.call('SETBIT', delivered, seq, 1) == 1 then
-      flag = 0
+      flag = '0'
       redis.call('XADD', results, '*', 'seq', seq, 'sender', sender, 'attempt', attempt,
                  'ok', '1', 'duration', duration, 'ts', ts, 'dup', '1')
     else
-      redis.call('HINCRBY', meta, 'delivered', 1)
+      counts.delivered = counts.delivered + 1
       redis.call('XADD', results, '*', 'seq', seq, 'sender', sender, 'attempt', attempt,
                  'ok', '1', 'duration', duration, 'ts', ts, 'latency', extra)
     end
   else
-    if kind == 'abandon' and redis.call('GETBIT', delivered, seq) == 0 then
-      redis.call('HINCRBY', meta, 'abandoned', 1)
-    elseif kind == 'malformed' then
-      redis.call('HINCRBY', meta, 'dead_letters', 1)
+    if kind == 'malformed' then
+      counts.dead_letters = counts.dead_letters + 1
+    elseif redis.call('GETBIT', delivered, seq) == 0 then
+      counts.abandoned = counts.abandoned + 1
     else
-      flag = 0
+      flag = '0'
     end
     redis.call('XADD', dead, '*', 'id', id, 'seq', seq, 'sender', sender, 'reason', extra)
   end
-  if kind ~= 'fail' then
-    redis.call('XACK', outbox, group, id)
-    redis.call('XDEL', outbox, id)
-  end
-  out[#out + 1] = flag
+  if kind ~= 'fail' then settled[#settled + 1] = id end
+  flags[#flags + 1] = flag
+end
+if #settled > 0 then
+  redis.call('XACK', outbox, group, unpack(settled))
+  redis.call('XDEL', outbox, unpack(settled))
+end
+for field, n in pairs(counts) do
+  if n > 0 then redis.call('HINCRBY', meta, field, n) end
 end
 redis.call('HSET', meta, tag, batch)
-return out
+return table.concat(flags)
 """
 
 
@@ -87,16 +92,16 @@ class Outcome:
     ts: float = 0.0
     extra: str = ""
 
-    def args(self) -> tuple[str, ...]:
+    def line(self) -> str:
+        extra = self.extra.replace("\t", " ").replace("\n", " ")
+        seq = self.seq.replace("\t", " ").replace("\n", " ")
         return (
-            self.kind,
-            self.entry_id,
-            self.seq,
-            str(self.attempt),
-            f"{self.duration:.6f}",
-            f"{self.ts:.6f}",
-            self.extra,
+            f"{self.kind}\t{self.entry_id}\t{seq}\t{self.attempt}\t{self.duration:.6f}\t"
+            f"{self.ts:.6f}\t{extra}"
         )
+
+
+Claim = tuple["asyncio.Future[list[bool]]", int, int]  # (future, first index, count)
 
 
 class Recorder:
@@ -107,20 +112,23 @@ class Recorder:
         self.sender = sender
         self.max_batch = max_batch
         self._script = client.register_script(RECORD)
+        self._pending: list[Outcome] = []
+        self._claims: list[Claim] = []
+        self._wake = asyncio.Event()
         self._batches = itertools.count(1)
         self._nonce = uuid.uuid4().hex[:8]
-        self._pending: list[tuple[Outcome, asyncio.Future[bool] | None]] = []
-        self._wake = asyncio.Event()
 
     def add(self, outcome: Outcome) -> None:
         """Queue an outcome nobody waits for (a failed attempt)."""
-        self._pending.append((outcome, None))
+        self._pending.append(outcome)
         self._wake.set()
 
-    async def submit(self, outcome: Outcome) -> bool:
-        """Queue an outcome and wait until it is written; False for a suppressed duplicate."""
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending.append((outcome, future))
+    async def submit(self, outcomes: list[Outcome]) -> list[bool]:
+        """Queue outcomes and wait until they are written; per outcome, False marks a
+        suppressed duplicate (or an abandonment of a message delivered meanwhile)."""
+        future: asyncio.Future[list[bool]] = asyncio.get_running_loop().create_future()
+        self._claims.append((future, len(self._pending), len(outcomes)))
+        self._pending.extend(outcomes)
         self._wake.set()
         return await future
 
@@ -137,22 +145,22 @@ class Recorder:
 
     async def flush(self) -> None:
         while self._pending:
-            batch = self._pending[: self.max_batch]
-            del self._pending[: len(batch)]
+            outcomes, claims = self._pending, self._claims
+            self._pending, self._claims = [], []
+            flags: list[bool] = []
             try:
-                flags = await self._write([outcome for outcome, _ in batch])
+                for start in range(0, len(outcomes), self.max_batch):
+                    flags += await self._write(outcomes[start : start + self.max_batch])
             except Exception as exc:
-                _settle_error(batch, _translate(exc, self.keys))
+                _settle(claims, _translate(exc, self.keys))
                 raise
-            for (_, future), flag in zip(batch, flags, strict=True):
-                if future is not None and not future.done():
-                    future.set_result(bool(flag))
+            for future, first, count in claims:
+                if not future.done():
+                    future.set_result(flags[first : first + count])
 
-    async def _write(self, outcomes: list[Outcome]) -> list[int]:
+    async def _write(self, outcomes: list[Outcome]) -> list[bool]:
         batch_id = f"{self._nonce}-{next(self._batches)}"
-        args: list[str] = [k.GROUP, self.sender, batch_id]
-        for outcome in outcomes:
-            args.extend(outcome.args())
+        payload = "\n".join([outcome.line() for outcome in outcomes])
         keys = [
             self.keys.outbox,
             self.keys.results,
@@ -160,10 +168,10 @@ class Recorder:
             self.keys.meta,
             self.keys.dead,
         ]
-        reply = await self._script(keys=keys, args=args)
+        reply = await self._script(keys=keys, args=[k.GROUP, self.sender, batch_id, payload])
         if reply == "REPLAY":  # written before the connection dropped
-            return [1] * len(outcomes)
-        return list(reply)
+            return [True] * len(outcomes)
+        return [flag == "1" for flag in str(reply)]
 
 
 def _translate(exc: Exception, keys: RunKeys) -> Exception:
@@ -172,7 +180,7 @@ def _translate(exc: Exception, keys: RunKeys) -> Exception:
     return exc
 
 
-def _settle_error(batch: list[tuple[Outcome, asyncio.Future[bool] | None]], exc: Exception) -> None:
-    for _, future in batch:
-        if future is not None and not future.done():
+def _settle(claims: list[Claim], exc: Exception) -> None:
+    for future, _, _ in claims:
+        if not future.done():
             future.set_exception(exc)

@@ -14,6 +14,8 @@ import json
 import logging
 import random
 import time
+from collections.abc import Coroutine
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -125,10 +127,20 @@ class Sender:
         return taken
 
     def _start(self, entries: list[Entry]) -> None:
-        for entry_id, fields in entries:
-            if entry_id in self.inflight:
-                continue
-            task = asyncio.create_task(self._deliver(entry_id, fields))
+        """One task per message; with no delay to wait, one task for the whole batch."""
+        entries = [(eid, fields) for eid, fields in entries if eid not in self.inflight]
+        if not entries:
+            return
+        assert self.gateway is not None
+        if self.gateway.mean_time <= 0:
+            self._track([eid for eid, _ in entries], self._settle_now(entries))
+        else:
+            for entry_id, fields in entries:
+                self._track([entry_id], self._deliver(entry_id, fields))
+
+    def _track(self, entry_ids: list[str], work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        for entry_id in entry_ids:
             self.inflight[entry_id] = task
             task.add_done_callback(functools.partial(self._done, entry_id))
 
@@ -151,40 +163,61 @@ class Sender:
         self._raise_failed()
 
     async def _deliver(self, entry_id: str, fields: dict[str, str]) -> None:
-        """Attempt one message until it succeeds (or is abandoned), then record it."""
-        try:
-            msg = Message.parse(fields)
-        except MalformedEntry as exc:
-            logger.warning("dead-lettering malformed entry %s: %s", entry_id, exc)
-            await self.recorder.submit(
-                Outcome(MALFORMED, entry_id, fields.get("seq", ""), extra=f"malformed: {exc}")
-            )
+        """Attempt one message, waiting out each delay, until it is settled; record it."""
+        msg = self._parse(entry_id, fields)
+        if isinstance(msg, Outcome):
+            await self._record([msg])
             return
-        assert self.gateway is not None and self.profile is not None
         attempt = 0
         while True:
             attempt += 1
-            duration = await self._wait_attempt()
-            ts = time.time()
-            if not self.gateway.fails():
-                outcome = Outcome(
-                    OK, entry_id, str(msg.seq), attempt, duration, ts, f"{ts - msg.created:.6f}"
-                )
-                if await self.recorder.submit(outcome):
-                    self.sent += 1
+            outcomes = self._attempt(entry_id, msg, attempt, await self._wait_attempt())
+            if outcomes[-1].kind != FAIL:
+                await self._record(outcomes)
                 return
-            self.recorder.add(Outcome(FAIL, entry_id, str(msg.seq), attempt, duration, ts))
-            if self.profile.max_attempts and attempt >= self.profile.max_attempts:
-                await self.recorder.submit(
-                    Outcome(
-                        ABANDON,
-                        entry_id,
-                        str(msg.seq),
-                        attempt,
-                        extra=f"abandoned after {attempt} attempts",
-                    )
-                )
-                return
+            self.recorder.add(outcomes[0])  # nobody waits for a failure to be written
+
+    async def _settle_now(self, entries: list[Entry]) -> None:
+        """Zero delay: attempt every message of the batch at once, record in one write."""
+        outcomes: list[Outcome] = []
+        for entry_id, fields in entries:
+            msg = self._parse(entry_id, fields)
+            if isinstance(msg, Outcome):
+                outcomes.append(msg)
+                continue
+            outcomes += self._attempts_now(entry_id, msg)
+        await self._record(outcomes)
+
+    def _attempts_now(self, entry_id: str, msg: Message) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        while not outcomes or outcomes[-1].kind == FAIL:
+            outcomes += self._attempt(entry_id, msg, len(outcomes) + 1, 0.0)
+        return outcomes
+
+    def _parse(self, entry_id: str, fields: dict[str, str]) -> Message | Outcome:
+        """The message, or the dead-letter outcome of a malformed entry."""
+        try:
+            return Message.parse(fields)
+        except MalformedEntry as exc:
+            logger.warning("dead-lettering malformed entry %s: %s", entry_id, exc)
+            return Outcome(MALFORMED, entry_id, fields.get("seq", ""), extra=f"malformed: {exc}")
+
+    def _attempt(self, entry_id: str, msg: Message, attempt: int, duration: float) -> list[Outcome]:
+        """One attempt: [OK], [FAIL], or [FAIL, ABANDON] once max_attempts is reached."""
+        assert self.gateway is not None and self.profile is not None
+        ts = time.time()
+        seq = str(msg.seq)
+        if not self.gateway.fails():
+            return [Outcome(OK, entry_id, seq, attempt, duration, ts, f"{ts - msg.created:.6f}")]
+        failed = Outcome(FAIL, entry_id, seq, attempt, duration, ts)
+        if self.profile.max_attempts and attempt >= self.profile.max_attempts:
+            reason = f"abandoned after {attempt} attempts"
+            return [failed, Outcome(ABANDON, entry_id, seq, attempt, extra=reason)]
+        return [failed]
+
+    async def _record(self, outcomes: list[Outcome]) -> None:
+        flags = await self.recorder.submit(outcomes)
+        self.sent += sum(1 for o, new in zip(outcomes, flags, strict=True) if new and o.kind == OK)
 
     async def _wait_attempt(self) -> float:
         assert self.gateway is not None

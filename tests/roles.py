@@ -62,6 +62,8 @@ async def send_all(client: Redis, run: str, rng: random.Random | None = None, **
 async def watch(
     client: Redis, run: str, stop: asyncio.Event | None = None, **kw: Any
 ) -> Snapshot | None:
-    settings = MonitorSettings(run=run, report_period=kw.pop("report_period", 0.05), **kw)
+    kw.setdefault("report_period", 0.05)
+    kw.setdefault("keep_results", True)  # tests inspect the results stream afterwards
+    settings = MonitorSettings(run=run, **kw)
     monitor = Monitor(client, settings, PlainView())
     return await asyncio.wait_for(monitor.watch(stop or asyncio.Event()), 10)

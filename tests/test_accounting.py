@@ -93,7 +93,8 @@ async def test_a_redis_older_than_6_2_is_refused() -> None:
 async def _submit(recorder: Recorder, outcome: Outcome) -> bool:
     task = asyncio.create_task(recorder.run())
     try:
-        return await recorder.submit(outcome)
+        [flag] = await recorder.submit([outcome])
+        return flag
     finally:
         task.cancel()
 

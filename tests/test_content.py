@@ -6,7 +6,7 @@ import re
 from collections import Counter
 
 from common.codec import Message
-from producer.content import GSM7_ALPHABET, batch_args, batch_rng, bodies, phone_number
+from producer.content import GSM7_ALPHABET, batch, batch_payload, batch_rng, bodies, phone_number
 
 NANP = re.compile(r"^\+1[2-9]\d{2}[2-9]\d{6}$")
 
@@ -47,13 +47,18 @@ def test_characters_are_spread_over_the_alphabet() -> None:
 
 
 def test_seed_makes_content_reproducible() -> None:
-    assert batch_args(batch_rng(42, 1000), 50) == batch_args(batch_rng(42, 1000), 50)
-    assert batch_args(batch_rng(42, 1000), 50) != batch_args(batch_rng(43, 1000), 50)
-    assert batch_args(batch_rng(42, 0), 50) != batch_args(batch_rng(42, 1000), 50)
+    assert batch(batch_rng(42, 1000), 50) == batch(batch_rng(42, 1000), 50)
+    assert batch(batch_rng(42, 1000), 50) != batch(batch_rng(43, 1000), 50)
+    assert batch(batch_rng(42, 0), 50) != batch(batch_rng(42, 1000), 50)
 
 
 def test_generated_messages_pass_the_codec() -> None:
-    args = batch_args(batch_rng(9, 0), 100)
-    for i in range(100):
-        fields = {"seq": str(i), "to": args[2 * i], "body": args[2 * i + 1], "created": "1.5"}
-        assert Message.parse(fields) == Message(i, args[2 * i], args[2 * i + 1], 1.5)
+    for i, (to, body) in enumerate(batch(batch_rng(9, 0), 100)):
+        fields = {"seq": str(i), "to": to, "body": body, "created": "1.5"}
+        assert Message.parse(fields) == Message(i, to, body, 1.5)
+
+
+def test_payload_alternates_numbers_and_bodies() -> None:
+    pairs = batch(batch_rng(4, 0), 30)
+    lines = batch_payload(batch_rng(4, 0), 30).split("\n")
+    assert list(zip(lines[::2], lines[1::2], strict=True)) == pairs

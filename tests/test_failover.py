@@ -72,7 +72,7 @@ def test_killed_and_stopped_senders_lose_nothing(redis_url: str, run_name: str) 
     keys, total = RunKeys(run_name), 600
     r = sync_client(redis_url)
     env = role_env(redis_url, run_name)
-    monitor = spawn("monitor", ["--json", "--report-period", "0.5"], env)
+    monitor = spawn("monitor", ["--json", "--report-period", "0.5", "--keep-results"], env)
     assert finish(spawn("producer", ["--count", str(total)], env))[0] == 0
     senders = {n: spawn("sender", [*FAST, "--name", n], env) for n in ("s1", "s2", "s3")}
     wait_until(
@@ -129,7 +129,7 @@ def test_redis_restart_with_appendonly_keeps_counts_exact(
     keys, total = RunKeys(run_name), 800
     r = sync_client(aof_server.url)
     env = role_env(aof_server.url, run_name)
-    monitor = spawn("monitor", ["--json", "--report-period", "0.3"], env)
+    monitor = spawn("monitor", ["--json", "--report-period", "0.3", "--keep-results"], env)
     assert finish(spawn("producer", ["--count", str(total)], env))[0] == 0
     senders = [spawn("sender", [*FAST, "--name", f"s{i}"], env) for i in (1, 2)]
     wait_until(lambda: deliveries(r, keys).total() > 100, timeout=20, what="progress")
@@ -155,7 +155,7 @@ def test_monitor_killed_twice_resumes_exact_totals(redis_url: str, run_name: str
     assert finish(spawn("producer", ["--count", str(total)], env))[0] == 0
     senders = [spawn("sender", [*FAST, "--name", f"s{i}"], env) for i in (1, 2)]
     for threshold in (100, 250):
-        monitor = spawn("monitor", ["--report-period", "0.1"], env)
+        monitor = spawn("monitor", ["--report-period", "0.1", "--keep-results"], env)
         wait_until(
             lambda t=threshold: deliveries(r, keys).total() > t,  # type: ignore[misc]
             timeout=20,
@@ -164,7 +164,7 @@ def test_monitor_killed_twice_resumes_exact_totals(redis_url: str, run_name: str
         time.sleep(0.25)
         monitor.send_signal(signal.SIGKILL)
         finish(monitor)
-    final = spawn("monitor", ["--json", "--report-period", "0.1"], env)
+    final = spawn("monitor", ["--json", "--report-period", "0.1", "--keep-results"], env)
     for proc in senders:
         assert finish(proc)[0] == 0
     code, out, err = finish(final)

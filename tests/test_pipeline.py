@@ -79,3 +79,15 @@ async def test_run_meta_tracks_completion(client: Redis, keys: RunKeys) -> None:
     await send_all(client, keys.run)
     state = await read_state(client, keys)
     assert state is not None and state.complete and state.delivered == 10
+
+
+async def test_results_are_trimmed_behind_the_checkpoint(client: Redis, keys: RunKeys) -> None:
+    await produce_now(client, keys.run, 200)
+    await send_all(client, keys.run, failure_rate=0.5, seed=4, concurrency=8)
+    attempts = await client.xlen(keys.results)
+    assert attempts > 200
+    snap = await watch(client, keys.run, keep_results=False)
+    assert snap is not None and snap.stats.sent == 200 and snap.stats.attempts == attempts
+    assert await client.xlen(keys.results) <= 1  # only what the checkpoint already counts
+    again = await watch(client, keys.run)  # a restarted monitor: the checkpoint has it all
+    assert again is not None and (again.stats.sent, again.stats.attempts) == (200, attempts)
