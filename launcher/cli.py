@@ -41,6 +41,9 @@ def run_cmd(
         bool | None, typer.Option("--json", help="Print the final summary as JSON on stdout.")
     ] = None,
     plain: Annotated[bool | None, typer.Option(help="One key=value line per report.")] = None,
+    report: Annotated[
+        Path | None, typer.Option(help="Write a self-contained HTML report here at the end.")
+    ] = None,
 ) -> None:
     """Run producer, one sender per configured profile and the monitor in one process."""
     flags = {
@@ -50,6 +53,7 @@ def run_cmd(
         "seed": seed,
         "json_output": json_output,
         "plain": plain,
+        "report": report,
     }
     opts = settings_or_exit(PROG, LauncherSettings, flags)
     cfg = _config_or_exit(opts.config)

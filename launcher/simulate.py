@@ -8,6 +8,7 @@ import os
 import socket
 from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 from redis.asyncio import Redis
@@ -39,6 +40,7 @@ class LauncherSettings(RoleSettings):
     seed: int | None = None
     json_output: bool = False
     plain: bool = False
+    report: Path | None = None
 
 
 def producer_settings(cfg: SimConfig, opts: LauncherSettings) -> ProducerSettings:
@@ -73,6 +75,7 @@ def monitor_settings(cfg: SimConfig, opts: LauncherSettings) -> MonitorSettings:
         report_period=cfg.report_period,
         json_output=opts.json_output,
         plain=opts.plain,
+        report=opts.report,
     )
 
 
