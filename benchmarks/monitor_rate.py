@@ -63,32 +63,30 @@ def send_pipelined(client: redis.Redis, commands: list[str]) -> None:
 
 
 def result_entries(keys: RunKeys, n: int, created: float, seed: int) -> Iterator[str]:
-    """Encoded XADD commands for ``n`` attempts; every ``FAIL_EVERY``-th attempt fails."""
+    """Encoded XADD commands for ``n`` attempts, fields in the senders' order (seq, sender,
+    attempt, ok, duration, ts, and latency on a success); every ``FAIL_EVERY``-th fails."""
     rng = random.Random(seed)
     durations = [bulk(f"{rng.gammavariate(10.0, 0.01):.6f}") for _ in range(997)]
-    failed_head = "*15\r\n" + "".join(bulk(a) for a in ("XADD", keys.results, "*", "seq"))
-    ok_head = "*17\r\n" + "".join(bulk(a) for a in ("XADD", keys.results, "*", "seq"))
+    head = "".join(bulk(a) for a in ("XADD", keys.results, "*", "seq"))
     senders = ["".join(bulk(a) for a in ("sender", s, "attempt")) for s in SENDERS]
-    duration, ts_key = bulk("duration"), bulk("ts")
-    failed_tail = "".join(bulk(a) for a in ("ok", "0"))
-    ok_tail = "".join(bulk(a) for a in ("ok", "1", "latency"))
+    failed = "".join(bulk(a) for a in ("ok", "0", "duration"))
+    succeeded = "".join(bulk(a) for a in ("ok", "1", "duration"))
+    ts_key, latency_key = bulk("ts"), bulk("latency")
     sent = 0
     attempts = [0] * len(SENDERS)
     for i in range(n):
         which = i % len(SENDERS)
         attempt = attempts[which] + 1
         ts = 60.0 * i / n
-        common = (
-            f"{bulk(str(sent))}{senders[which]}{bulk(str(attempt))}{duration}"
-            f"{durations[i % len(durations)]}{ts_key}{bulk(f'{created + ts:.6f}')}"
-        )
+        start = f"{head}{bulk(str(sent))}{senders[which]}{bulk(str(attempt))}"
+        end = f"{durations[i % len(durations)]}{ts_key}{bulk(f'{created + ts:.6f}')}"
         if i % FAIL_EVERY == FAIL_EVERY - 1:
             attempts[which] = attempt
-            yield f"{failed_head}{common}{failed_tail}"
+            yield f"*15\r\n{start}{failed}{end}"
         else:
             attempts[which] = 0
             sent += 1
-            yield f"{ok_head}{common}{ok_tail}{bulk(f'{ts:.6f}')}"
+            yield f"*17\r\n{start}{succeeded}{end}{latency_key}{bulk(f'{ts:.6f}')}"
 
 
 def prefill(client: redis.Redis, keys: RunKeys, n: int, seed: int = 1) -> int:
