@@ -95,8 +95,12 @@ class RunWriter:
         raise exc
 
     async def backlog(self) -> int:
-        """Undelivered messages in the outbox (delivered ones are deleted from it)."""
-        return int(await self.client.xlen(self.keys.outbox))
+        """Messages enqueued and not yet delivered or abandoned."""
+        values = await self.client.hmget(
+            self.keys.meta, [k.META_PRODUCED, k.META_DELIVERED, k.META_ABANDONED]
+        )
+        produced, delivered, abandoned = (int(v or 0) for v in values)
+        return produced - delivered - abandoned
 
     async def mark_done(self) -> None:
         await self.client.hset(self.keys.meta, k.META_DONE, 1)

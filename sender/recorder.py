@@ -1,7 +1,7 @@
 """Recording attempts: batched into one Lua call per round trip, atomic per message.
 
 A success writes its result entry, sets the message's delivered bit, counts it in the
-run's meta, acks it and deletes it from the outbox, all in one step. A success for a
+run's meta, acks it and trims it from the outbox, all in one step. A success for a
 message already delivered is acked and written as a suppressed duplicate (``dup 1``).
 Each batch carries an id kept per sender in the run's meta, so a batch retried after a
 lost reply is not written twice. A batch travels as one string argument (one line per
@@ -31,6 +31,24 @@ RECORD = """
 local outbox, results, delivered, meta, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 if redis.call('EXISTS', meta) == 0 then return redis.error_reply('NORUN run meta is gone') end
 local group, sender, batch = ARGV[1], ARGV[2], ARGV[3]
+
+-- Acked entries leave the outbox by trimming below the oldest entry still pending, or
+-- below the first unread one when nothing is pending: whole stream nodes go at once,
+-- which costs far less than deleting entry by entry.
+local function trim_floor(stream, name)
+  local floor = redis.call('XPENDING', stream, name)[2]
+  if floor then return floor end
+  for _, info in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
+    local fields = {}
+    for i = 1, #info, 2 do fields[info[i]] = info[i + 1] end
+    if fields['name'] == name then
+      local ms, seq = string.match(fields['last-delivered-id'], '^(%d+)-(%d+)$')
+      return ms .. '-' .. string.format('%d', tonumber(seq) + 1)
+    end
+  end
+  return '0-0'
+end
+
 local tag = 'batch:' .. sender
 if redis.call('HGET', meta, tag) == batch then return 'REPLAY' end
 local flags, settled = {}, {}
@@ -67,7 +85,7 @@ for line in string.gmatch(ARGV[4], '[^\\n]+') do
 end
 if #settled > 0 then
   redis.call('XACK', outbox, group, unpack(settled))
-  redis.call('XDEL', outbox, unpack(settled))
+  redis.call('XTRIM', outbox, 'MINID', trim_floor(outbox, group))
 end
 for field, n in pairs(counts) do
   if n > 0 then redis.call('HINCRBY', meta, field, n) end

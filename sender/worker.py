@@ -57,6 +57,7 @@ class Sender:
         self.sent = 0
         self._rng = rng or random.Random(settings.seed)
         self._sweep_period = min(settings.claim_idle / 3, 5.0)
+        self._failure: BaseException | None = None
 
     @property
     def capacity(self) -> int:
@@ -106,9 +107,9 @@ class Sender:
             if self._loop.time() >= next_sweep:
                 taken = await self._take_over(free)
                 next_sweep = self._loop.time() + (0 if taken else self._sweep_period)
-            entries = taken + (
-                await self.inbox.read(free - len(taken)) if free > len(taken) else []
-            )
+            # At most half the slots per read: one half is read while the other is recorded.
+            want = min(free - len(taken), max(1, self.capacity // 2))
+            entries = taken + (await self.inbox.read(want) if want > 0 else [])
             if entries:
                 self._start(entries)
             else:
@@ -142,18 +143,20 @@ class Sender:
         task = asyncio.create_task(work)
         for entry_id in entry_ids:
             self.inflight[entry_id] = task
-            task.add_done_callback(functools.partial(self._done, entry_id))
+        task.add_done_callback(functools.partial(self._done, entry_ids))
 
-    def _done(self, entry_id: str, task: asyncio.Task[None]) -> None:
-        if self.inflight.get(entry_id) is task and (task.cancelled() or task.exception() is None):
-            del self.inflight[entry_id]
+    def _done(self, entry_ids: list[str], task: asyncio.Task[None]) -> None:
+        for entry_id in entry_ids:
+            if self.inflight.get(entry_id) is task:
+                del self.inflight[entry_id]
+        if not task.cancelled() and task.exception() is not None and self._failure is None:
+            self._failure = task.exception()
         self._slot_freed.set()
 
     def _raise_failed(self) -> None:
         """Surface the first delivery that died of an error (e.g. the run vanished)."""
-        for task in list(self.inflight.values()):
-            if task.done() and not task.cancelled() and task.exception() is not None:
-                raise task.exception()  # type: ignore[misc]
+        if self._failure is not None:
+            raise self._failure
 
     async def _wait_slot(self) -> None:
         self._slot_freed.clear()
@@ -235,7 +238,7 @@ class Sender:
         """Let in-flight attempts finish within the grace period; hand back the rest."""
         if not self.inflight:
             return
-        tasks = list(self.inflight.values())
+        tasks = set(self.inflight.values())
         logger.info(
             "sender %s: finishing %d in-flight message(s) (grace %gs)",
             self.name,
