@@ -32,6 +32,7 @@ from sender.recorder import ABANDON, FAIL, MALFORMED, OK, Outcome, Recorder
 logger = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY = 1.0
+MAX_READ = 200
 
 
 class Sender:
@@ -107,8 +108,9 @@ class Sender:
             if self._loop.time() >= next_sweep:
                 taken = await self._take_over(free)
                 next_sweep = self._loop.time() + (0 if taken else self._sweep_period)
-            # At most half the slots per read: one half is read while the other is recorded.
-            want = min(free - len(taken), max(1, self.capacity // 2))
+            # At most half the slots per read (one half is read while the other is being
+            # recorded), and small reads: a big one delays every timer due meanwhile.
+            want = min(free - len(taken), max(1, self.capacity // 2), MAX_READ)
             entries = taken + (await self.inbox.read(want) if want > 0 else [])
             if entries:
                 self._start(entries)
