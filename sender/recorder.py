@@ -144,11 +144,15 @@ class Recorder:
     async def submit(self, outcomes: list[Outcome]) -> list[bool]:
         """Queue outcomes and wait until they are written; per outcome, False marks a
         suppressed duplicate (or an abandonment of a message delivered meanwhile)."""
+        return await self.submit_nowait(outcomes)
+
+    def submit_nowait(self, outcomes: list[Outcome]) -> asyncio.Future[list[bool]]:
+        """Queue outcomes; the future resolves (as ``submit``) once they are written."""
         future: asyncio.Future[list[bool]] = asyncio.get_running_loop().create_future()
         self._claims.append((future, len(self._pending), len(outcomes)))
         self._pending.extend(outcomes)
         self._wake.set()
-        return await future
+        return future
 
     async def run(self) -> None:
         """Write queued outcomes until cancelled; then write what is left."""

@@ -1,8 +1,12 @@
 """The sender: a consumer-group member with ``concurrency`` send slots.
 
 One ``run()`` owns the lifecycle: wait for the run, register, start the background
-tasks (recorder, heartbeat, janitor), consume until the run completes or ``stop`` is
-set, then hand back or finish in-flight messages and leave.
+tasks (recorder, heartbeat, freshness), consume until the run completes or ``stop`` is
+set, then finish or hand back in-flight messages and leave.
+
+A slot holds one message from the moment it is read until its outcome is written. An
+attempt's delay is a timer on the event loop (no task per message); with no delay to
+wait, a whole read is attempted at once and recorded in one write.
 """
 
 from __future__ import annotations
@@ -14,20 +18,19 @@ import json
 import logging
 import random
 import time
-from collections.abc import Coroutine
-from typing import Any
 
 from redis.asyncio import Redis
 
-from common.codec import MalformedEntry, Message
+from common.codec import Message
 from common.keys import RunKeys
 from common.run import require_state, wait_for_run
 from common.settings import SenderProfile, SenderSettings
 from common.tasks import cancel_all
+from sender.attempts import Attempts, parse_entry
 from sender.gateway import Gateway
 from sender.inbox import Entry, Inbox
 from sender.profile import default_name, resolve_profile
-from sender.recorder import ABANDON, FAIL, MALFORMED, OK, Outcome, Recorder
+from sender.recorder import FAIL, OK, Outcome, Recorder
 
 logger = logging.getLogger(__name__)
 
@@ -52,10 +55,12 @@ class Sender:
         self.recorder = Recorder(client, self.keys, self.name)
         self.profile: SenderProfile | None = None
         self.gateway: Gateway | None = None
-        self.inflight: dict[str, asyncio.Task[None]] = {}
+        self.attempts: Attempts | None = None
+        # entry id -> the timer of its next attempt (None while its outcome is written)
+        self.inflight: dict[str, asyncio.TimerHandle | None] = {}
+        self.sent = 0
         self._slot_freed = asyncio.Event()
         self._loop = asyncio.get_running_loop()
-        self.sent = 0
         self._rng = rng or random.Random(settings.seed)
         self._sweep_period = min(settings.claim_idle / 3, 5.0)
         self._failure: BaseException | None = None
@@ -69,19 +74,16 @@ class Sender:
         if await wait_for_run(self.client, self.keys, self.stop) is None:
             return
         await self.inbox.join()
-        self.profile = await resolve_profile(self.client, self.keys, self.settings)
-        self.gateway = Gateway(
-            self.profile.mean_time,
-            self.profile.failure_rate,
-            self.profile.shape or self.settings.shape,
-            self._rng,
-        )
+        self.profile = profile = await resolve_profile(self.client, self.keys, self.settings)
+        shape = profile.shape or self.settings.shape
+        self.gateway = Gateway(profile.mean_time, profile.failure_rate, shape, self._rng)
+        self.attempts = Attempts(self.gateway, profile.max_attempts)
         logger.info(
             "sender %s: mean_time=%gs failure_rate=%g shape=%g concurrency=%d",
             self.name,
-            self.profile.mean_time,
-            self.profile.failure_rate,
-            self.profile.shape or 0,
+            profile.mean_time,
+            profile.failure_rate,
+            shape,
             self.capacity,
         )
         background = [
@@ -130,29 +132,59 @@ class Sender:
         return taken
 
     def _start(self, entries: list[Entry]) -> None:
-        """One task per message; with no delay to wait, one task for the whole batch."""
-        entries = [(eid, fields) for eid, fields in entries if eid not in self.inflight]
-        if not entries:
-            return
+        """Occupy a slot per message: attempt it now (no delay) or when its timer fires."""
+        assert self.attempts is not None and self.gateway is not None
+        settle_now: list[Outcome] = []
+        for entry_id, fields in entries:
+            if entry_id in self.inflight:
+                continue
+            self.inflight[entry_id] = None
+            msg = parse_entry(entry_id, fields)
+            if isinstance(msg, Outcome):
+                settle_now.append(msg)
+            elif self.gateway.mean_time <= 0:
+                settle_now += self.attempts.all_now(entry_id, msg)
+            else:
+                self._schedule(entry_id, msg, 1)
+        if settle_now:
+            self._settle(settle_now)
+
+    def _schedule(self, entry_id: str, msg: Message, attempt: int) -> None:
         assert self.gateway is not None
-        if self.gateway.mean_time <= 0:
-            self._track([eid for eid, _ in entries], self._settle_now(entries))
+        started = self._loop.time()
+        self.inflight[entry_id] = self._loop.call_at(
+            started + self.gateway.delay(), self._attempt_due, entry_id, msg, attempt, started
+        )
+
+    def _attempt_due(self, entry_id: str, msg: Message, attempt: int, started: float) -> None:
+        """A timer fired: the attempt is over; retry on failure, else record."""
+        assert self.attempts is not None
+        try:
+            outcomes = self.attempts.one(entry_id, msg, attempt, self._loop.time() - started)
+            if outcomes[-1].kind == FAIL:
+                self.recorder.add(outcomes[0])  # nobody waits for a failure to be written
+                self._schedule(entry_id, msg, attempt + 1)
+            else:
+                self.inflight[entry_id] = None
+                self._settle(outcomes)
+        except Exception as exc:  # surfaced by the consume loop
+            self._failure = self._failure or exc
+
+    def _settle(self, outcomes: list[Outcome]) -> None:
+        """Write the outcomes; the slots free up once they are written."""
+        written = self.recorder.submit_nowait(outcomes)
+        written.add_done_callback(functools.partial(self._settled, outcomes))
+
+    def _settled(self, outcomes: list[Outcome], written: asyncio.Future[list[bool]]) -> None:
+        if written.cancelled() or written.exception() is not None:
+            self._failure = self._failure or written.exception() or asyncio.CancelledError()
         else:
-            for entry_id, fields in entries:
-                self._track([entry_id], self._deliver(entry_id, fields))
-
-    def _track(self, entry_ids: list[str], work: Coroutine[Any, Any, None]) -> None:
-        task = asyncio.create_task(work)
-        for entry_id in entry_ids:
-            self.inflight[entry_id] = task
-        task.add_done_callback(functools.partial(self._done, entry_ids))
-
-    def _done(self, entry_ids: list[str], task: asyncio.Task[None]) -> None:
-        for entry_id in entry_ids:
-            if self.inflight.get(entry_id) is task:
-                del self.inflight[entry_id]
-        if not task.cancelled() and task.exception() is not None and self._failure is None:
-            self._failure = task.exception()
+            flags = written.result()
+            self.sent += sum(
+                1 for o, new in zip(outcomes, flags, strict=True) if new and o.kind == OK
+            )
+        for outcome in outcomes:
+            self.inflight.pop(outcome.entry_id, None)
         self._slot_freed.set()
 
     def _raise_failed(self) -> None:
@@ -167,72 +199,6 @@ class Sender:
                 await asyncio.wait_for(self._slot_freed.wait(), 0.5)
         self._raise_failed()
 
-    async def _deliver(self, entry_id: str, fields: dict[str, str]) -> None:
-        """Attempt one message, waiting out each delay, until it is settled; record it."""
-        msg = self._parse(entry_id, fields)
-        if isinstance(msg, Outcome):
-            await self._record([msg])
-            return
-        attempt = 0
-        while True:
-            attempt += 1
-            outcomes = self._attempt(entry_id, msg, attempt, await self._wait_attempt())
-            if outcomes[-1].kind != FAIL:
-                await self._record(outcomes)
-                return
-            self.recorder.add(outcomes[0])  # nobody waits for a failure to be written
-
-    async def _settle_now(self, entries: list[Entry]) -> None:
-        """Zero delay: attempt every message of the batch at once, record in one write."""
-        outcomes: list[Outcome] = []
-        for entry_id, fields in entries:
-            msg = self._parse(entry_id, fields)
-            if isinstance(msg, Outcome):
-                outcomes.append(msg)
-                continue
-            outcomes += self._attempts_now(entry_id, msg)
-        await self._record(outcomes)
-
-    def _attempts_now(self, entry_id: str, msg: Message) -> list[Outcome]:
-        outcomes: list[Outcome] = []
-        while not outcomes or outcomes[-1].kind == FAIL:
-            outcomes += self._attempt(entry_id, msg, len(outcomes) + 1, 0.0)
-        return outcomes
-
-    def _parse(self, entry_id: str, fields: dict[str, str]) -> Message | Outcome:
-        """The message, or the dead-letter outcome of a malformed entry."""
-        try:
-            return Message.parse(fields)
-        except MalformedEntry as exc:
-            logger.warning("dead-lettering malformed entry %s: %s", entry_id, exc)
-            return Outcome(MALFORMED, entry_id, fields.get("seq", ""), extra=f"malformed: {exc}")
-
-    def _attempt(self, entry_id: str, msg: Message, attempt: int, duration: float) -> list[Outcome]:
-        """One attempt: [OK], [FAIL], or [FAIL, ABANDON] once max_attempts is reached."""
-        assert self.gateway is not None and self.profile is not None
-        ts = time.time()
-        seq = str(msg.seq)
-        if not self.gateway.fails():
-            return [Outcome(OK, entry_id, seq, attempt, duration, ts, f"{ts - msg.created:.6f}")]
-        failed = Outcome(FAIL, entry_id, seq, attempt, duration, ts)
-        if self.profile.max_attempts and attempt >= self.profile.max_attempts:
-            reason = f"abandoned after {attempt} attempts"
-            return [failed, Outcome(ABANDON, entry_id, seq, attempt, extra=reason)]
-        return [failed]
-
-    async def _record(self, outcomes: list[Outcome]) -> None:
-        flags = await self.recorder.submit(outcomes)
-        self.sent += sum(1 for o, new in zip(outcomes, flags, strict=True) if new and o.kind == OK)
-
-    async def _wait_attempt(self) -> float:
-        assert self.gateway is not None
-        delay = self.gateway.delay()
-        if delay <= 0:
-            return 0.0
-        started = self._loop.time()
-        await asyncio.sleep(delay)
-        return self._loop.time() - started
-
     async def _run_complete(self) -> bool:
         return (await require_state(self.client, self.keys)).complete
 
@@ -240,19 +206,23 @@ class Sender:
         """Let in-flight attempts finish within the grace period; hand back the rest."""
         if not self.inflight:
             return
-        tasks = set(self.inflight.values())
         logger.info(
             "sender %s: finishing %d in-flight message(s) (grace %gs)",
             self.name,
-            len(tasks),
+            len(self.inflight),
             self.settings.grace,
         )
-        _, late = await asyncio.wait(tasks, timeout=self.settings.grace)
-        unfinished = [eid for eid, task in self.inflight.items() if task in late]
-        await cancel_all(late)
-        if unfinished:
-            await self.inbox.hand_back(unfinished)
-            logger.info("sender %s: handed back %d message(s)", self.name, len(unfinished))
+        deadline = self._loop.time() + self.settings.grace
+        while self.inflight and self._failure is None and self._loop.time() < deadline:
+            self._slot_freed.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._slot_freed.wait(), deadline - self._loop.time())
+        waiting = {eid: timer for eid, timer in self.inflight.items() if timer is not None}
+        for timer in waiting.values():
+            timer.cancel()
+        if waiting:
+            await self.inbox.hand_back(list(waiting))
+            logger.info("sender %s: handed back %d message(s)", self.name, len(waiting))
 
     async def _heartbeat(self) -> None:
         while True:

@@ -1,0 +1,48 @@
+"""What one attempt at a message produces: the outcomes the recorder writes."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+from common.codec import MalformedEntry, Message
+from sender.gateway import Gateway
+from sender.recorder import ABANDON, FAIL, MALFORMED, OK, Outcome
+
+logger = logging.getLogger(__name__)
+
+
+def parse_entry(entry_id: str, fields: dict[str, str]) -> Message | Outcome:
+    """The message, or the dead-letter outcome of a malformed entry."""
+    try:
+        return Message.parse(fields)
+    except MalformedEntry as exc:
+        logger.warning("dead-lettering malformed entry %s: %s", entry_id, exc)
+        return Outcome(MALFORMED, entry_id, fields.get("seq", ""), extra=f"malformed: {exc}")
+
+
+@dataclass(slots=True)
+class Attempts:
+    gateway: Gateway
+    max_attempts: int | None
+
+    def one(self, entry_id: str, msg: Message, attempt: int, duration: float) -> list[Outcome]:
+        """One attempt: [OK], [FAIL], or [FAIL, ABANDON] once max_attempts is reached. The
+        message is settled unless the last outcome is FAIL."""
+        ts = time.time()
+        seq = str(msg.seq)
+        if not self.gateway.fails():
+            return [Outcome(OK, entry_id, seq, attempt, duration, ts, f"{ts - msg.created:.6f}")]
+        failed = Outcome(FAIL, entry_id, seq, attempt, duration, ts)
+        if self.max_attempts and attempt >= self.max_attempts:
+            reason = f"abandoned after {attempt} attempts"
+            return [failed, Outcome(ABANDON, entry_id, seq, attempt, extra=reason)]
+        return [failed]
+
+    def all_now(self, entry_id: str, msg: Message) -> list[Outcome]:
+        """Every attempt until the message is settled, with no delay (mean_time 0)."""
+        outcomes: list[Outcome] = []
+        while not outcomes or outcomes[-1].kind == FAIL:
+            outcomes += self.one(entry_id, msg, len(outcomes) + 1, 0.0)
+        return outcomes
