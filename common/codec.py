@@ -29,8 +29,11 @@ class Message:
         }
 
     @classmethod
-    def parse(cls, fields: dict[str, str]) -> Message:
-        """Decode and validate an outbox entry; raise MalformedEntry with the reason."""
+    def parse(cls, fields: dict[str, str] | list[str]) -> Message:
+        """Decode and validate an outbox entry (its fields as a dict, or as the flat
+        ``[field, value, ...]`` list of a raw reply); raise MalformedEntry with the reason."""
+        if isinstance(fields, list):
+            fields = _flat_fields(fields)
         try:
             seq = int(fields["seq"])
             to = fields["to"]
@@ -47,6 +50,12 @@ class Message:
         if not 1 <= len(body) <= MAX_BODY:
             raise MalformedEntry(f"body length {len(body)} outside 1..{MAX_BODY}")
         return cls(seq, to, body, created)
+
+
+def _flat_fields(flat: list[str]) -> dict[str, str]:
+    if len(flat) % 2:
+        raise MalformedEntry("odd number of field names and values")
+    return dict(zip(flat[::2], flat[1::2], strict=True))
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-import fakeredis
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
@@ -75,11 +75,39 @@ class EmbeddedRedis:
     """One in-process Redis server; every client made from it sees the same data."""
 
     def __init__(self) -> None:
+        import fakeredis  # noqa: PLC0415 (only sms-sim run needs it: keeps role start-up fast)
+
+        self._fakeredis = fakeredis
         self.server = fakeredis.FakeServer(version=(7, 0))
 
     def client(self) -> Redis:
-        client: Redis = fakeredis.FakeAsyncRedis(server=self.server, decode_responses=True)
+        client: Redis = self._fakeredis.FakeAsyncRedis(server=self.server, decode_responses=True)
         return client
+
+
+def _raw_reply(response: Any, **options: Any) -> Any:
+    return response
+
+
+def raw_streams(client: Redis) -> Redis:
+    """A client sharing ``client``'s connections whose XREAD and XREADGROUP replies stay
+    raw: entries keep their flat ``[field, value, ...]`` lists, no dict per entry. Hot
+    paths parse those themselves; ``client`` itself is left as it was."""
+    clone = copy.copy(client)
+    clone.response_callbacks = copy.copy(client.response_callbacks)
+    for command in ("XREAD", "XREADGROUP"):
+        clone.set_response_callback(command, _raw_reply)
+    return clone
+
+
+def stream_entries(reply: Any) -> list[Any]:
+    """The entries of a raw one-stream XREAD/XREADGROUP reply (``{key: entries}`` in
+    RESP3, ``[[key, entries]]`` in RESP2), each ``[id, [field, value, ...] or None]``."""
+    if not reply:
+        return []
+    if isinstance(reply, dict):
+        return list(next(iter(reply.values())))
+    return list(reply[0][1])
 
 
 async def check_server(client: Redis, url: str | None) -> None:

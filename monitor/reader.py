@@ -9,6 +9,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from common.connection import raw_streams, stream_entries
 from common.keys import RunKeys
 from monitor.stats import Stats
 from monitor.summary import SenderInfo
@@ -17,18 +18,6 @@ logger = logging.getLogger(__name__)
 
 READ_COUNT = 1000  # larger replies parse slower per entry in redis-py's asyncio reader
 APPLY_SLICE = 250
-
-
-def _raw(response: Any, **options: Any) -> Any:
-    return response
-
-
-def _entries(reply: Any) -> list[Any]:
-    """The entries of a raw one-stream XREAD reply: ``{key: entries}`` in RESP3,
-    ``[[key, entries]]`` in RESP2; each entry is ``[id, [field, value, ...]]``."""
-    if isinstance(reply, dict):
-        return list(next(iter(reply.values())))
-    return list(reply[0][1])
 
 
 class ResultsReader:
@@ -43,7 +32,7 @@ class ResultsReader:
         self.last_id = last_id
         self.trim = trim
         self._prefetch: asyncio.Task[Any] | None = None
-        client.set_response_callback("XREAD", _raw)
+        self._raw = raw_streams(client)
 
     async def read_into(self, stats: Stats, block_ms: int | None) -> int:
         """Apply the next results to ``stats``; return how many were read."""
@@ -51,7 +40,7 @@ class ResultsReader:
         reply = await (pending or self._xread(self.last_id, block_ms))
         if not reply:
             return 0
-        entries = _entries(reply)
+        entries = stream_entries(reply)
         self.last_id = entries[-1][0]
         if len(entries) == READ_COUNT:  # a backlog: fetch more while counting these
             self._prefetch = asyncio.create_task(self._xread(self.last_id, None))
@@ -61,9 +50,7 @@ class ResultsReader:
         return len(entries)
 
     async def _xread(self, last_id: str, block_ms: int | None) -> Any:
-        return await self.client.xread(
-            {self.keys.results: last_id}, count=READ_COUNT, block=block_ms
-        )
+        return await self._raw.xread({self.keys.results: last_id}, count=READ_COUNT, block=block_ms)
 
     async def close(self) -> None:
         if self._prefetch is not None:

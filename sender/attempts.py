@@ -8,18 +8,34 @@ from dataclasses import dataclass
 
 from common.codec import MalformedEntry, Message
 from sender.gateway import Gateway
+from sender.inbox import Fields
 from sender.recorder import ABANDON, FAIL, MALFORMED, OK, Outcome
 
 logger = logging.getLogger(__name__)
 
 
-def parse_entry(entry_id: str, fields: dict[str, str]) -> Message | Outcome:
+def parse_entry(entry_id: str, fields: Fields) -> Message | Outcome:
     """The message, or the dead-letter outcome of a malformed entry."""
     try:
         return Message.parse(fields)
     except MalformedEntry as exc:
         logger.warning("dead-lettering malformed entry %s: %s", entry_id, exc)
-        return Outcome(MALFORMED, entry_id, fields.get("seq", ""), extra=f"malformed: {exc}")
+        seq = _field(fields, "seq")
+        return Outcome(MALFORMED, entry_id, _clean(seq), extra=_clean(f"malformed: {exc}"))
+
+
+def _field(fields: Fields, name: str) -> str:
+    if isinstance(fields, dict):
+        return fields.get(name, "")
+    for i in range(0, len(fields) - 1, 2):
+        if fields[i] == name:
+            return fields[i + 1]
+    return ""
+
+
+def _clean(text: str) -> str:
+    """No tab or newline: they separate the recorder's fields and outcomes."""
+    return text.replace("\t", " ").replace("\n", " ")
 
 
 @dataclass(slots=True)

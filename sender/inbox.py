@@ -9,12 +9,14 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from common import keys as k
+from common.connection import raw_streams, stream_entries
 from common.keys import RunKeys
 from common.run import RunMissing, ensure_group
 
 logger = logging.getLogger(__name__)
 
-Entry = tuple[str, dict[str, str]]
+Fields = dict[str, str] | list[str]  # parsed (XAUTOCLAIM) or raw flat list (XREADGROUP)
+Entry = tuple[str, Fields]
 BLOCK_MS = 1000  # well under the client's socket timeout (DESIGN.md, known pitfalls)
 HAND_BACK_IDLE_MS = 10**9  # idle long enough that any live sender may take it at once
 
@@ -24,6 +26,7 @@ class Inbox:
         self, client: Redis, keys: RunKeys, consumer: str, block_ms: int = BLOCK_MS
     ) -> None:
         self.client = client
+        self._raw = raw_streams(client)
         self.keys = keys
         self.consumer = consumer
         self.block_ms = block_ms
@@ -49,19 +52,15 @@ class Inbox:
 
     async def _read(
         self, start: str, count: int, block: int | None
-    ) -> list[tuple[str, dict[str, str] | None]]:
+    ) -> list[tuple[str, Fields | None]]:
         streams: dict[Any, Any] = {self.keys.outbox: start}
         try:
-            reply: Any = await self.client.xreadgroup(
+            reply: Any = await self._raw.xreadgroup(
                 k.GROUP, self.consumer, streams, count=count, block=block
             )
         except ResponseError as exc:
             raise _missing(exc, self.keys) from None
-        if not reply:
-            return []
-        if isinstance(reply, dict):  # RESP3
-            return list(next(iter(reply.values()))[0])
-        return list(reply[0][1])
+        return stream_entries(reply)
 
     async def take_over(self, count: int, min_idle_ms: int) -> list[Entry]:
         """Claim up to ``count`` entries idle for ``min_idle_ms`` on other consumers."""
@@ -107,7 +106,7 @@ class Inbox:
                 justid=True,
             )
 
-    async def _drop_deleted(self, entries: list[tuple[str, dict[str, str] | None]]) -> list[Entry]:
+    async def _drop_deleted(self, entries: list[tuple[str, Fields | None]]) -> list[Entry]:
         """Pending entries whose stream entry is gone were delivered already: ack them."""
         gone = [eid for eid, fields in entries if not fields]
         if gone:

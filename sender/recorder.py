@@ -111,8 +111,9 @@ class Outcome:
     extra: str = ""
 
     def line(self) -> str:
-        extra = self.extra.replace("\t", " ").replace("\n", " ")
-        seq = self.seq.replace("\t", " ").replace("\n", " ")
+        """The outcome as the script reads it (``seq`` and ``extra`` hold no tab or newline:
+        see ``sender.attempts.parse_entry``)."""
+        seq, extra = self.seq, self.extra
         return (
             f"{self.kind}\t{self.entry_id}\t{seq}\t{self.attempt}\t{self.duration:.6f}\t"
             f"{self.ts:.6f}\t{extra}"

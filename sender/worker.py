@@ -88,7 +88,12 @@ class Sender:
         )
         background = [
             asyncio.create_task(coro)
-            for coro in (self.recorder.run(), self._heartbeat(), self._keep_fresh())
+            for coro in (
+                self.recorder.run(),
+                self._heartbeat(),
+                self._keep_fresh(),
+                self._wake_on_stop(),
+            )
         ]
         try:
             await self._consume()
@@ -169,6 +174,7 @@ class Sender:
                 self._settle(outcomes)
         except Exception as exc:  # surfaced by the consume loop
             self._failure = self._failure or exc
+            self._slot_freed.set()
 
     def _settle(self, outcomes: list[Outcome]) -> None:
         """Write the outcomes; the slots free up once they are written."""
@@ -194,10 +200,14 @@ class Sender:
 
     async def _wait_slot(self) -> None:
         self._slot_freed.clear()
-        if self.capacity - len(self.inflight) <= 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._slot_freed.wait(), 0.5)
+        if self.capacity - len(self.inflight) <= 0 and self._failure is None:
+            await self._slot_freed.wait()
         self._raise_failed()
+
+    async def _wake_on_stop(self) -> None:
+        """A consume loop waiting for a free slot must notice ``stop`` too."""
+        await self.stop.wait()
+        self._slot_freed.set()
 
     async def _run_complete(self) -> bool:
         return (await require_state(self.client, self.keys)).complete
