@@ -104,7 +104,7 @@ class ProducerSettings(RoleSettings):
     count: int = Field(default=1000, ge=0, description="messages to enqueue")
     seed: int | None = Field(default=None, description="random seed for reproducible content")
     max_backlog: int = Field(default=10_000, ge=0, description="undelivered cap; 0 = no cap")
-    batch_size: int = Field(default=1000, ge=1, le=100_000)
+    batch_size: int = Field(default=5000, ge=1, le=100_000)
 
     @classmethod
     def from_config_file(cls, cfg: SimConfig) -> dict[str, Any]:
