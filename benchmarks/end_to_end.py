@@ -162,6 +162,8 @@ def measure(args: argparse.Namespace) -> list[Figure]:
             Figure(
                 f"end-to-end throughput, zero delay ({args.senders} sender processes)",
                 fmt_rate(ours),
+                target=">= 45,000 msg/s",
+                passed=ours >= 45_000,
                 value=ours,
                 notes=(
                     f"{args.n:,} messages delivered {delivered_s:.2f} s after the senders "
@@ -187,6 +189,8 @@ def measure(args: argparse.Namespace) -> list[Figure]:
         Figure(
             "ratio ours / naive (end-to-end msg/s)",
             f"{ratio:.1f}x",
+            target=">= 15x",
+            passed=ratio >= 15,
             value=ratio,
             notes=f"{fmt_rate(ours)} / {fmt_rate(naive.throughput)}",
         )

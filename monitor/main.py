@@ -80,9 +80,10 @@ class Monitor:
             # in the stream already, so once caught up the totals are final.
             state = await require_state(self.client, self.keys)
             wait = min(max(next_report - loop.time(), 0.001), MAX_BLOCK_MS / 1000)
-            block = None if self._complete(state) else max(int(wait * 1000), 1)
-            read = await self.reader.read_into(self.stats, block)
-            if read < READ_COUNT and self._complete(state):
+            complete = self._complete(state)
+            block = None if complete else max(int(wait * 1000), 1)
+            read = await self.reader.read_into(self.stats, block, fresh=complete)
+            if complete and read < READ_COUNT:  # caught up after the state said complete
                 break
             if loop.time() >= next_report:
                 self.view.update(await self.snapshot(state))

@@ -34,9 +34,13 @@ class ResultsReader:
         self._prefetch: asyncio.Task[Any] | None = None
         self._raw = raw_streams(client)
 
-    async def read_into(self, stats: Stats, block_ms: int | None) -> int:
-        """Apply the next results to ``stats``; return how many were read."""
+    async def read_into(self, stats: Stats, block_ms: int | None, fresh: bool = False) -> int:
+        """Apply the next results to ``stats``; return how many were read. ``fresh``: read
+        now, not what was fetched ahead (which may predate what the caller knows)."""
         pending, self._prefetch = self._prefetch, None
+        if pending is not None and fresh:
+            await pending  # reading does not consume: its entries come again below
+            pending = None
         reply = await (pending or self._xread(self.last_id, block_ms))
         if not reply:
             return 0
