@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 PHONE_RE = re.compile(r"^\+\d{11,15}$")
 MAX_BODY = 100
+_PRODUCER_ORDER = ["seq", "to", "body", "created"]
 
 
 class MalformedEntry(ValueError):
@@ -33,23 +34,28 @@ class Message:
         """Decode and validate an outbox entry (its fields as a dict, or as the flat
         ``[field, value, ...]`` list of a raw reply); raise MalformedEntry with the reason."""
         if isinstance(fields, list):
+            if len(fields) == 8 and fields[::2] == _PRODUCER_ORDER:  # the producer's layout
+                seq, to, body, created = fields[1::2]
+                return cls.validate(seq, to, body, created)
             fields = _flat_fields(fields)
         try:
-            seq = int(fields["seq"])
-            to = fields["to"]
-            body = fields["body"]
-            created = float(fields["created"])
+            return cls.validate(fields["seq"], fields["to"], fields["body"], fields["created"])
         except KeyError as exc:
             raise MalformedEntry(f"missing field {exc.args[0]}") from None
+
+    @classmethod
+    def validate(cls, seq: str, to: str, body: str, created: str) -> Message:
+        try:
+            number, when = int(seq), float(created)
         except ValueError as exc:
             raise MalformedEntry(f"invalid number: {exc}") from None
-        if seq < 0:
-            raise MalformedEntry(f"invalid seq {seq}")
+        if number < 0:
+            raise MalformedEntry(f"invalid seq {number}")
         if not PHONE_RE.match(to):
             raise MalformedEntry(f"invalid phone number {to!r}")
         if not 1 <= len(body) <= MAX_BODY:
             raise MalformedEntry(f"body length {len(body)} outside 1..{MAX_BODY}")
-        return cls(seq, to, body, created)
+        return cls(number, to, body, when)
 
 
 def _flat_fields(flat: list[str]) -> dict[str, str]:

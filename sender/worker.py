@@ -4,9 +4,11 @@ One ``run()`` owns the lifecycle: wait for the run, register, start the backgrou
 tasks (recorder, heartbeat, freshness), consume until the run completes or ``stop`` is
 set, then finish or hand back in-flight messages and leave.
 
-A slot holds one message from the moment it is read until its outcome is written. An
-attempt's delay is a timer on the event loop (no task per message); with no delay to
-wait, a whole read is attempted at once and recorded in one write.
+A slot holds one message from the moment it is read until its attempts are over; the
+outcome then waits for the recorder's next batch while the slot takes the next message
+(still pending in Redis, and kept fresh, until the write acks it). An attempt's delay is
+a timer on the event loop (no task per message); with no delay to wait, a whole read is
+attempted at once.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ logger = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY = 1.0
 MAX_READ = 200
+MAX_RECORDING = 2000  # outcomes waiting to be written before reading stops
 
 
 class Sender:
@@ -57,7 +60,8 @@ class Sender:
         self.gateway: Gateway | None = None
         self.attempts: Attempts | None = None
         # entry id -> the timer of its next attempt (None while its outcome is written)
-        self.inflight: dict[str, asyncio.TimerHandle | None] = {}
+        self.inflight: dict[str, asyncio.TimerHandle] = {}
+        self.recording: set[str] = set()  # attempted, outcome not written yet
         self.sent = 0
         self._slot_freed = asyncio.Event()
         self._loop = asyncio.get_running_loop()
@@ -106,7 +110,7 @@ class Sender:
     async def _consume(self) -> None:
         next_sweep = 0.0
         while not self.stop.is_set():
-            free = self.capacity - len(self.inflight)
+            free = self._free()
             if free <= 0:
                 await self._wait_slot()
                 continue
@@ -115,15 +119,14 @@ class Sender:
             if self._loop.time() >= next_sweep:
                 taken = await self._take_over(free)
                 next_sweep = self._loop.time() + (0 if taken else self._sweep_period)
-            # At most half the slots per read (one half is read while the other is being
-            # recorded), and small reads: a big one delays every timer due meanwhile.
-            want = min(free - len(taken), max(1, self.capacity // 2), MAX_READ)
+            # Small reads: a big one delays every timer due meanwhile.
+            want = min(free - len(taken), MAX_READ)
             entries = taken + (await self.inbox.read(want) if want > 0 else [])
             if entries:
                 self._start(entries)
             else:
                 next_sweep = 0.0  # idle: look for orphans on every turn
-                if not self.inflight and await self._run_complete():
+                if not self.inflight and not self.recording and await self._run_complete():
                     return
             self._raise_failed()
 
@@ -136,14 +139,19 @@ class Sender:
             logger.info("sender %s: took over %d idle message(s)", self.name, len(taken))
         return taken
 
+    def _free(self) -> int:
+        """Free slots, or none while the recorder has a full batch waiting."""
+        if len(self.recording) >= MAX_RECORDING:
+            return 0
+        return self.capacity - len(self.inflight)
+
     def _start(self, entries: list[Entry]) -> None:
-        """Occupy a slot per message: attempt it now (no delay) or when its timer fires."""
+        """Take a slot per message: attempt it now (no delay) or when its timer fires."""
         assert self.attempts is not None and self.gateway is not None
         settle_now: list[Outcome] = []
         for entry_id, fields in entries:
-            if entry_id in self.inflight:
+            if entry_id in self.inflight or entry_id in self.recording:
                 continue
-            self.inflight[entry_id] = None
             msg = parse_entry(entry_id, fields)
             if isinstance(msg, Outcome):
                 settle_now.append(msg)
@@ -170,14 +178,17 @@ class Sender:
                 self.recorder.add(outcomes[0])  # nobody waits for a failure to be written
                 self._schedule(entry_id, msg, attempt + 1)
             else:
-                self.inflight[entry_id] = None
                 self._settle(outcomes)
         except Exception as exc:  # surfaced by the consume loop
             self._failure = self._failure or exc
             self._slot_freed.set()
 
     def _settle(self, outcomes: list[Outcome]) -> None:
-        """Write the outcomes; the slots free up once they are written."""
+        """The messages' attempts are over: free their slots; write the outcomes."""
+        for outcome in outcomes:
+            self.inflight.pop(outcome.entry_id, None)
+            self.recording.add(outcome.entry_id)
+        self._slot_freed.set()
         written = self.recorder.submit_nowait(outcomes)
         written.add_done_callback(functools.partial(self._settled, outcomes))
 
@@ -189,8 +200,7 @@ class Sender:
             self.sent += sum(
                 1 for o, new in zip(outcomes, flags, strict=True) if new and o.kind == OK
             )
-        for outcome in outcomes:
-            self.inflight.pop(outcome.entry_id, None)
+        self.recording.difference_update(o.entry_id for o in outcomes)
         self._slot_freed.set()
 
     def _raise_failed(self) -> None:
@@ -200,7 +210,7 @@ class Sender:
 
     async def _wait_slot(self) -> None:
         self._slot_freed.clear()
-        if self.capacity - len(self.inflight) <= 0 and self._failure is None:
+        if self._free() <= 0 and self._failure is None:
             await self._slot_freed.wait()
         self._raise_failed()
 
@@ -214,24 +224,26 @@ class Sender:
 
     async def _finish_inflight(self) -> None:
         """Let in-flight attempts finish within the grace period; hand back the rest."""
-        if not self.inflight:
+        if not self.inflight and not self.recording:
             return
         logger.info(
             "sender %s: finishing %d in-flight message(s) (grace %gs)",
             self.name,
-            len(self.inflight),
+            len(self.inflight) + len(self.recording),
             self.settings.grace,
         )
         deadline = self._loop.time() + self.settings.grace
-        while self.inflight and self._failure is None and self._loop.time() < deadline:
+        while (self.inflight or self.recording) and self._failure is None:
+            if self._loop.time() >= deadline:
+                break
             self._slot_freed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._slot_freed.wait(), deadline - self._loop.time())
-        waiting = {eid: timer for eid, timer in self.inflight.items() if timer is not None}
-        for timer in waiting.values():
+        waiting = list(self.inflight)
+        for timer in self.inflight.values():
             timer.cancel()
         if waiting:
-            await self.inbox.hand_back(list(waiting))
+            await self.inbox.hand_back(waiting)
             logger.info("sender %s: handed back %d message(s)", self.name, len(waiting))
 
     async def _heartbeat(self) -> None:
@@ -255,4 +267,4 @@ class Sender:
         but live sender is never robbed."""
         while True:
             await asyncio.sleep(self._sweep_period)
-            await self.inbox.keep_fresh(list(self.inflight))
+            await self.inbox.keep_fresh([*self.inflight, *self.recording])
