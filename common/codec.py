@@ -79,17 +79,3 @@ class Result:
     ts: float
     latency: float | None = None
     dup: bool = False
-
-    @classmethod
-    def parse(cls, f: dict[str, str]) -> Result:
-        latency = f.get("latency")
-        return cls(
-            seq=int(f["seq"]),
-            sender=f["sender"],
-            attempt=int(f["attempt"]),
-            ok=f["ok"] == "1",
-            duration=float(f["duration"]),
-            ts=float(f["ts"]),
-            latency=float(latency) if latency is not None else None,
-            dup=f.get("dup") == "1",
-        )

@@ -44,6 +44,7 @@ class Monitor:
         try:
             return await self._watch(stop)
         finally:
+            await self.reader.close()
             close_view(self.view)
 
     async def _watch(self, stop: asyncio.Event) -> Snapshot | None:

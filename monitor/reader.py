@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 
 from common.connection import raw_streams, stream_entries
 from common.keys import RunKeys
+from common.tasks import cancel_all
 from monitor.stats import Stats
 from monitor.summary import SenderInfo
 
@@ -57,9 +58,9 @@ class ResultsReader:
         return await self._raw.xread({self.keys.results: last_id}, count=READ_COUNT, block=block_ms)
 
     async def close(self) -> None:
+        """Drop a read fetched ahead (it consumed nothing)."""
         if self._prefetch is not None:
-            self._prefetch.cancel()
-            await asyncio.gather(self._prefetch, return_exceptions=True)
+            await cancel_all([self._prefetch])
             self._prefetch = None
 
     async def senders(self) -> dict[str, SenderInfo]:
