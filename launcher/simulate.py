@@ -122,9 +122,11 @@ async def simulate(
 async def _supervise(
     watcher: asyncio.Task[Snapshot | None], workers: list[asyncio.Task[object]], stop: asyncio.Event
 ) -> None:
-    """Wait until every role is done (senders leave by themselves once the run completes);
-    a failing role stops everything and its error propagates."""
+    """Wait until every role is done; a failing role stops everything and its error
+    propagates."""
     tasks: set[asyncio.Task[Any]] = {watcher, *workers}
+    # Once the monitor has the final summary, senders need not wait out a blocking read.
+    watcher.add_done_callback(lambda _: stop.set())
     try:
         done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
         for task in done:
