@@ -69,12 +69,17 @@ def assert_exactly_once(r: redis.Redis, keys: RunKeys, total: int) -> None:
 
 
 def test_killed_and_stopped_senders_lose_nothing(redis_url: str, run_name: str) -> None:
-    keys, total = RunKeys(run_name), 600
+    keys, total = RunKeys(run_name), 1200
     r = sync_client(redis_url)
     env = role_env(redis_url, run_name)
     monitor = spawn("monitor", ["--json", "--report-period", "0.5", "--keep-results"], env)
     assert finish(spawn("producer", ["--count", str(total)], env))[0] == 0
     senders = {n: spawn("sender", [*FAST, "--name", n], env) for n in ("s1", "s2", "s3")}
+    wait_until(
+        lambda: r.hlen(keys.senders) == 3,  # all three up, their signal handlers installed
+        timeout=20,
+        what="senders to register",
+    )
     wait_until(
         lambda: len(pending_of(r, keys, "s1")) > 0 and deliveries(r, keys).total() > 50,
         timeout=20,
