@@ -330,6 +330,29 @@ def stop_process(process: subprocess.Popen[Any], timeout: float = 10) -> None:
         process.wait()
 
 
+@dataclass
+class CountWatch:
+    """Watches a growing count; remembers when it first moved, so a rate can leave out
+    the processes' start-up (Python imports, connecting) and measure the steady state."""
+
+    count: Callable[[], int]
+    started: float = field(default_factory=time.perf_counter)
+    first_at: float | None = None
+    first_count: int = 0
+    last: int = 0
+
+    def reached(self, target: int) -> bool:
+        self.last = self.count()
+        if self.first_at is None and self.last > 0:
+            self.first_at, self.first_count = time.perf_counter(), self.last
+        return self.last >= target
+
+    def steady_rate(self, target: int, ended: float) -> float:
+        """Items per second from the first one seen to ``target`` at ``ended``."""
+        first_at = self.first_at if self.first_at is not None else self.started
+        return rate(target - self.first_count, ended - first_at)
+
+
 def wait_for(
     check: Callable[[], bool],
     timeout: float,

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from benchmarks._common import (
+    CountWatch,
     Figure,
     Roles,
     base_parser,
@@ -46,6 +47,7 @@ class NaiveResult:
     workers: int
     enqueue_seconds: float
     process_seconds: float
+    steady: float  # results/s from the first result to the last (start-up left out)
 
     @property
     def enqueue_rate(self) -> float:
@@ -53,7 +55,7 @@ class NaiveResult:
 
     @property
     def throughput(self) -> float:
-        return rate(self.n, self.process_seconds)
+        return self.steady
 
 
 def enqueue(url: str, run: str, n: int, seed: int = 1) -> float:
@@ -133,21 +135,24 @@ def measure_naive(url: str, n: int, workers: int, timeout: float = 600) -> Naive
                     )
                     for i in range(workers)
                 ]
+                watch = CountWatch(lambda: int(client.xlen(keys.results)))
                 wait_for(
-                    lambda: int(client.xlen(keys.results)) >= n,
+                    lambda: watch.reached(n),
                     timeout,
                     f"{n} naive results",
-                    progress=lambda: log(f"naive: {client.xlen(keys.results):,} / {n:,}"),
+                    progress=lambda: log(f"naive: {watch.last:,} / {n:,}"),
                     roles=procs,
                 )
-                elapsed = time.perf_counter() - started
+                ended = time.perf_counter()
+                elapsed = ended - started
+                steady = watch.steady_rate(n, ended)
                 for proc in procs:
                     check_exit(proc)
         finally:
             client.close()
     finally:
         delete_run(url, run)
-    return NaiveResult(n, workers, enqueue_seconds, elapsed)
+    return NaiveResult(n, workers, enqueue_seconds, elapsed, steady)
 
 
 def naive_figures(result: NaiveResult) -> list[Figure]:
@@ -162,7 +167,11 @@ def naive_figures(result: NaiveResult) -> list[Figure]:
             f"naive end-to-end throughput ({result.workers} worker processes)",
             fmt_rate(result.throughput),
             value=result.throughput,
-            notes=f"{result.n:,} messages in {result.process_seconds:.2f} s from worker start",
+            notes=(
+                f"steady state, from the first result to the last; {result.n:,} messages in "
+                f"{result.process_seconds:.2f} s from the workers' start "
+                f"({fmt_rate(rate(result.n, result.process_seconds))} with their start-up)"
+            ),
         ),
     ]
 
