@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
@@ -109,8 +109,9 @@ class Inbox:
     async def _drop_deleted(self, entries: list[tuple[str, Fields | None]]) -> list[Entry]:
         """Pending entries whose stream entry is gone were delivered already: ack them."""
         gone = [eid for eid, fields in entries if not fields]
-        if gone:
-            await self.client.xack(self.keys.outbox, k.GROUP, *gone)
+        if not gone:
+            return cast(list[Entry], entries)  # the usual case: no copy
+        await self.client.xack(self.keys.outbox, k.GROUP, *gone)
         return [(eid, fields) for eid, fields in entries if fields]
 
 

@@ -26,6 +26,7 @@ from common.run import RunMissing
 logger = logging.getLogger(__name__)
 
 FAIL, OK, ABANDON, MALFORMED = "fail", "ok", "abandon", "malformed"
+LINGER = 0.002  # seconds an outcome may wait for others to share its write
 
 RECORD = """
 local outbox, results, delivered, meta, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
@@ -53,9 +54,9 @@ local tag = 'batch:' .. sender
 if redis.call('HGET', meta, tag) == batch then return 'REPLAY' end
 local flags, settled = {}, {}
 local counts = {delivered = 0, abandoned = 0, dead_letters = 0}
-local pattern = '^(%a+)\\t([^\\t]*)\\t([^\\t]*)\\t([^\\t]*)\\t([^\\t]*)\\t([^\\t]*)\\t(.*)$'
-for line in string.gmatch(ARGV[4], '[^\\n]+') do
-  local kind, id, seq, attempt, duration, ts, extra = string.match(line, pattern)
+-- One outcome per line: kind, id, seq, attempt, duration, ts, extra (tab-separated).
+local line = '(%a+)\\t([^\\t]*)\\t([^\\t]*)\\t([^\\t]*)\\t([^\\t]*)\\t([^\\t]*)\\t([^\\n]*)'
+for kind, id, seq, attempt, duration, ts, extra in string.gmatch(ARGV[4], line) do
   local flag = '1'
   if kind == 'fail' then
     redis.call('XADD', results, '*', 'seq', seq, 'sender', sender, 'attempt', attempt,
@@ -160,6 +161,8 @@ class Recorder:
         try:
             while True:
                 await self._wake.wait()
+                if len(self._pending) < self.max_batch:
+                    await asyncio.sleep(LINGER)  # let a batch build up: fewer round trips
                 self._wake.clear()
                 await self.flush()
         finally:

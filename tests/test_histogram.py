@@ -93,6 +93,17 @@ def test_state_round_trips_through_json() -> None:
     assert [back.quantile(q) for q in (0.5, 0.99)] == [hist.quantile(q) for q in (0.5, 0.99)]
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(values, st.just(0.0)), max_size=300))
+def test_adding_many_at_once_equals_adding_one_by_one(samples: list[float]) -> None:
+    hist = LogHistogram()
+    hist.add_many(samples)
+    one_by_one = filled(samples)
+    assert hist.buckets == one_by_one.buckets
+    assert (hist.count, hist.zeros) == (one_by_one.count, one_by_one.zeros)
+    assert math.isclose(hist.total, one_by_one.total, rel_tol=1e-9)
+
+
 def _result(seq: int, latency: float) -> Result:
     return Result(seq, "gw", 1, True, latency / 2, 1000.0 + seq, latency)
 

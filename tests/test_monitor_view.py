@@ -415,3 +415,48 @@ def test_json_is_the_only_thing_on_stdout(tmp_path: Path) -> None:
     assert json.loads(lines[0])["sent"] == 20
     assert ESC not in done.stderr  # stderr is a pipe here: plain lines
     assert any(line.startswith("run=json-only ") for line in done.stderr.splitlines())
+
+
+def _raw_entries() -> list[tuple[str, list[str]]]:
+    """Results as senders write them: every kind (ok, failed, duplicate), three senders."""
+    entries = []
+    for i in range(300):
+        sender, kind = f"gw-{'abc'[i % 3]}", i % 5
+        fields = ["seq", str(i), "sender", sender, "attempt", "1", "ok", "0" if kind == 0 else "1"]
+        fields += ["duration", f"{0.01 * (i % 7):.6f}", "ts", f"{NOW - 300 + i:.6f}"]
+        if kind == 1:
+            fields += ["dup", "1"]
+        elif kind > 1:
+            fields += ["latency", f"{0.1 + i / 100:.6f}"]
+        entries.append((f"{i}-0", fields))
+    return entries
+
+
+def _summary(stats: Stats) -> dict[str, object]:
+    return {
+        "sent": stats.sent,
+        "failed": stats.failed,
+        "dup": stats.duplicates,
+        "attempts": stats.attempts,
+        "avg": round(stats.avg_attempt_time, 9),
+        "p50": stats.latency.quantile(0.5),
+        "p99": stats.latency.quantile(0.99),
+        "last_ts": stats.last_ts,
+        "per_sender": {
+            name: (s.sent, s.failed, s.duplicates, s.last_ts) for name, s in stats.senders.items()
+        },
+    }
+
+
+def test_raw_entries_in_any_field_order_count_the_same() -> None:
+    entries = _raw_entries()
+    fast = Stats()
+    fast.apply_entries(entries)
+    reordered = Stats()  # fields reversed pairwise, and as dicts: the field-by-field path
+    for i, (eid, flat) in enumerate(entries):
+        pairs = list(zip(flat[::2], flat[1::2], strict=True))[::-1]
+        fields = dict(pairs) if i % 2 else [x for pair in pairs for x in pair]
+        reordered.apply_entries([(eid, fields)])
+    assert _summary(fast) == _summary(reordered)
+    assert (fast.sent, fast.failed, fast.duplicates) == (180, 60, 60)
+    assert fast.last_ts == NOW - 1
