@@ -16,6 +16,9 @@ META_DELIVERED = "delivered"
 META_ABANDONED = "abandoned"
 META_DEAD = "dead_letters"
 META_PROFILE_CLAIMS = "profile_claims"
+# Bit i of the delivered bitmap is message (delivered_base + i)'s; every seq below the
+# base is settled (see sender.recorder).
+META_DELIVERED_BASE = "delivered_base"
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,10 @@ A success writes its result entry, sets the message's delivered bit, counts it i
 run's meta, acks it and trims it from the outbox, all in one step. A success for a
 message already delivered is acked and written as a suppressed duplicate (``dup 1``).
 Each batch carries an id kept per sender in the run's meta, so a batch retried after a
-lost reply is not written twice. A batch travels as one string argument (one line per
-outcome, tab-separated fields): packing thousands of separate arguments costs more.
+lost reply is not written twice. The delivered bitmap drops the bits of the run's settled
+prefix as it grows (their count is the meta's ``delivered_base``), so it stays as small
+as the backlog. A batch travels as one string argument (one line per outcome,
+tab-separated fields): packing thousands of separate arguments costs more.
 """
 
 from __future__ import annotations
@@ -27,11 +29,49 @@ logger = logging.getLogger(__name__)
 
 FAIL, OK, ABANDON, MALFORMED = "fail", "ok", "abandon", "malformed"
 LINGER = 0.002  # seconds an outcome may wait for others to share its write
+COMPACT_AT = 1 << 16  # settled bits (8 KiB) that leave the delivered bitmap at once
 
 RECORD = """
 local outbox, results, delivered, meta, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
+local group, sender, batch, compact_at = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[5])
 if redis.call('EXISTS', meta) == 0 then return redis.error_reply('NORUN run meta is gone') end
-local group, sender, batch = ARGV[1], ARGV[2], ARGV[3]
+local tag = 'batch:' .. sender
+local state = redis.call('HMGET', meta, 'produced', tag, 'delivered_base')
+if state[2] == batch then return 'REPLAY' end
+
+-- Bit (seq - base) of the delivered bitmap is message seq's. Every seq below base is
+-- settled (delivered, or given up), so a success for one of them is a duplicate.
+local base = tonumber(state[3]) or 0
+local function set_delivered(seq)
+  local offset = tonumber(seq) - base
+  if offset < 0 then return 1 end
+  return redis.call('SETBIT', delivered, offset, 1)
+end
+local function is_delivered(seq)
+  local offset = tonumber(seq) - base
+  if offset < 0 then return 1 end
+  return redis.call('GETBIT', delivered, offset)
+end
+
+-- The outbox holds messages in seq order (only the producer writes it) and is trimmed
+-- only below what is settled, so every seq below its first entry's is settled: once
+-- compact_at of those bits pile up, they leave the bitmap, which stays as small as the
+-- backlog however many messages the run has.
+local function compact()
+  local first = redis.call('XRANGE', outbox, '-', '+', 'COUNT', 1)[1]
+  local low = tonumber(state[1]) or 0
+  if first then
+    local fields = first[2]
+    local seq = fields[1] == 'seq' and tonumber(fields[2])
+    if not seq or seq > low then return end  -- not the producer's: wait until it is gone
+    low = seq
+  end
+  local shift = low - base
+  if shift < compact_at then return end
+  shift = shift - shift % 8
+  redis.call('SET', delivered, redis.call('GETRANGE', delivered, shift / 8, -1))
+  redis.call('HINCRBY', meta, 'delivered_base', shift)
+end
 
 -- Acked entries leave the outbox by trimming below the oldest entry still pending, or
 -- below the first unread one when nothing is pending: whole stream nodes go at once,
@@ -50,8 +90,6 @@ local function trim_floor(stream, name)
   return '0-0'
 end
 
-local tag = 'batch:' .. sender
-if redis.call('HGET', meta, tag) == batch then return 'REPLAY' end
 local flags, settled = {}, {}
 local counts = {delivered = 0, abandoned = 0, dead_letters = 0}
 -- One outcome per line: kind, id, seq, attempt, duration, ts, extra (tab-separated).
@@ -62,7 +100,7 @@ for kind, id, seq, attempt, duration, ts, extra in string.gmatch(ARGV[4], line) 
     redis.call('XADD', results, '*', 'seq', seq, 'sender', sender, 'attempt', attempt,
                'ok', '0', 'duration', duration, 'ts', ts)
   elseif kind == 'ok' then
-    if redis.call('SETBIT', delivered, seq, 1) == 1 then
+    if set_delivered(seq) == 1 then
       flag = '0'
       redis.call('XADD', results, '*', 'seq', seq, 'sender', sender, 'attempt', attempt,
                  'ok', '1', 'duration', duration, 'ts', ts, 'dup', '1')
@@ -74,7 +112,7 @@ for kind, id, seq, attempt, duration, ts, extra in string.gmatch(ARGV[4], line) 
   else
     if kind == 'malformed' then
       counts.dead_letters = counts.dead_letters + 1
-    elseif redis.call('GETBIT', delivered, seq) == 0 then
+    elseif is_delivered(seq) == 0 then
       counts.abandoned = counts.abandoned + 1
     else
       flag = '0'
@@ -87,6 +125,7 @@ end
 if #settled > 0 then
   redis.call('XACK', outbox, group, unpack(settled))
   redis.call('XTRIM', outbox, 'MINID', trim_floor(outbox, group))
+  compact()
 end
 for field, n in pairs(counts) do
   if n > 0 then redis.call('HINCRBY', meta, field, n) end
@@ -127,10 +166,18 @@ Claim = tuple["asyncio.Future[list[bool]]", int, int]  # (future, first index, c
 class Recorder:
     """Collects outcomes and writes them in batches; ``submit`` waits for the write."""
 
-    def __init__(self, client: Redis, keys: RunKeys, sender: str, max_batch: int = 2000) -> None:
+    def __init__(
+        self,
+        client: Redis,
+        keys: RunKeys,
+        sender: str,
+        max_batch: int = 2000,
+        compact_at: int | None = None,
+    ) -> None:
         self.keys = keys
         self.sender = sender
         self.max_batch = max_batch
+        self.compact_at = COMPACT_AT if compact_at is None else compact_at
         self._script = client.register_script(RECORD)
         self._pending: list[Outcome] = []
         self._claims: list[Claim] = []
@@ -194,7 +241,8 @@ class Recorder:
             self.keys.meta,
             self.keys.dead,
         ]
-        reply = await self._script(keys=keys, args=[k.GROUP, self.sender, batch_id, payload])
+        args: list[str | int] = [k.GROUP, self.sender, batch_id, payload, self.compact_at]
+        reply = await self._script(keys=keys, args=args)
         if reply == "REPLAY":  # written before the connection dropped
             return [True] * len(outcomes)
         return [flag == "1" for flag in str(reply)]

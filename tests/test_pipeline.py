@@ -7,9 +7,11 @@ import asyncio
 import pytest
 from redis.asyncio import Redis
 
+from common import keys as k
 from common.keys import RunKeys
 from common.run import read_state
 from monitor.summary import summary
+from sender import recorder
 from tests.roles import fails_then_succeeds, produce_now, send_all, watch
 
 
@@ -30,6 +32,31 @@ async def test_every_message_is_delivered_once(client: Redis, keys: RunKeys) -> 
     assert await client.xlen(keys.results) == s["attempts"]
     assert {x["name"] for x in s["senders"]} == {"a", "b"}
     assert sum(x["sent"] for x in s["senders"]) == 300
+
+
+async def test_the_delivered_bitmap_keeps_only_what_is_not_settled(
+    client: Redis, keys: RunKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(recorder, "COMPACT_AT", 64)  # 8 bytes instead of 8 KiB at a time
+    await produce_now(client, keys.run, 3000)
+    await send_all(client, keys.run, failure_rate=0.3, seed=3, concurrency=16)
+    state = await read_state(client, keys)
+    assert state is not None and state.complete and state.delivered == 3000
+    base = int(await client.hget(keys.meta, k.META_DELIVERED_BASE) or 0)
+    assert 3000 - 64 - 8 < base <= 3000  # the settled prefix left the bitmap as it grew
+    assert await client.strlen(keys.delivered) <= (3000 - base) // 8 + 1
+    assert await client.bitcount(keys.delivered) == 3000 - base
+    # A late success for a message below the base is a suppressed duplicate.
+    late = recorder.Recorder(client, keys, "late")
+    task = asyncio.create_task(late.run())
+    try:
+        outcome = recorder.Outcome(recorder.OK, "1-0", "7", 2, 0.01, 1.0, "0.5")
+        assert await late.submit([outcome]) == [False]
+    finally:
+        task.cancel()
+    snap = await watch(client, keys.run)
+    assert snap is not None
+    assert (snap.stats.sent, snap.stats.duplicates) == (3000, 1)
 
 
 async def test_k_failures_add_k_failed_attempts_and_one_sent(client: Redis, keys: RunKeys) -> None:
