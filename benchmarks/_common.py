@@ -440,3 +440,30 @@ def _mem_total() -> str:
     except (OSError, ValueError, IndexError):
         pass
     return "?"
+
+
+# ------------------------------------------------------------------------- reference
+
+REFERENCE_N = 100_000
+REFERENCE_QUOTED = 200_000  # what the issue quotes for this machine kind (msg/s)
+
+
+def reference_xadd_rate(url: str | None = None, n: int = REFERENCE_N) -> float:
+    """The machine's speed right now, by the yardstick the issue quotes: redis-py (sync,
+    hiredis) pipelining XADDs of one small field, in chunks of 1000, on a throwaway
+    redis-server (or ``url``). This VM's speed drifts by tens of percent over an hour, so
+    a figure means most beside this one measured at the same time."""
+    with redis_target(url) as target:
+        client = target.client()
+        key = f"bench-reference-{uuid.uuid4().hex[:8]}"
+        try:
+            started = time.perf_counter()
+            for start in range(0, n, 1000):
+                pipe = client.pipeline(transaction=False)
+                for i in range(start, min(start + 1000, n)):
+                    pipe.xadd(key, {"i": i})
+                pipe.execute()
+            return rate(n, time.perf_counter() - started)
+        finally:
+            client.delete(key)
+            client.close()

@@ -2,7 +2,9 @@
 
 Each benchmark runs as its own process (``python benchmarks/<name>.py``), its output
 passed through; then the machine and every figure (target, measured, pass/fail) are
-printed as markdown. A benchmark that fails shows up as a FAIL row with its exit code.
+printed as markdown. The machine's speed is measured before and after (the reference:
+redis-py pipelined XADD, the yardstick the issue quotes), since this VM drifts. A
+benchmark that fails shows up as a FAIL row with its exit code.
 
     uv run python benchmarks/run_all.py [--redis-url URL] [--skip memory] [--only producer_rate]
 """
@@ -18,12 +20,15 @@ from pathlib import Path
 
 from benchmarks._common import (
     FIGURE_HEADERS,
+    REFERENCE_QUOTED,
     Figure,
     figure_rows,
+    fmt_rate,
     load_figures,
     log,
     machine,
     markdown_table,
+    reference_xadd_rate,
 )
 
 HERE = Path(__file__).resolve().parent
@@ -54,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     names = [n for n in (args.only or BENCHMARKS) if n not in args.skip]
     figures: list[Figure] = []
     durations: list[tuple[str, float]] = []
+    before = reference_xadd_rate(args.redis_url)
+    log(f"reference: redis-py pipelined XADD {fmt_rate(before)} (quoted: ~200k msg/s)")
     for name in names:
         log(f"running {name}")
         got, elapsed = run_one(name, extra)
@@ -62,7 +69,12 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print("## Benchmarks")
     print()
+    after = reference_xadd_rate(args.redis_url)
     info = machine()
+    info["reference, before / after"] = (
+        f"{fmt_rate(before)} / {fmt_rate(after)} (redis-py pipelined XADD; the issue quotes "
+        f"about {fmt_rate(REFERENCE_QUOTED)} for this machine kind)"
+    )
     print(markdown_table(("machine", ""), list(info.items())))
     print()
     print(markdown_table(FIGURE_HEADERS, figure_rows(figures)))

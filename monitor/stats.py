@@ -64,7 +64,7 @@ class _Batch:
     sent: int = 0
     failed: int = 0
     duplicates: int = 0
-    last_ts: float = 0.0
+    last_ts: str = "0"  # the ts field of its latest entry
 
 
 @dataclass
@@ -99,7 +99,7 @@ class Stats:
             if batch is None:
                 batch = batches[f[3]] = _Batch()
             batch.durations.append(float(f[9]))
-            batch.last_ts = max(batch.last_ts, float(f[11]))
+            batch.last_ts = f[11]  # a sender writes its results in time order
             extra = f[12] if len(f) > 12 else None
             if f[7] != "1":
                 batch.failed += 1
@@ -134,9 +134,10 @@ class Stats:
         stats.sent += batch.sent
         stats.failed += batch.failed
         stats.duplicates += batch.duplicates
-        if batch.last_ts > stats.last_ts:
-            stats.last_ts = batch.last_ts
-            self.last_ts = max(self.last_ts, batch.last_ts)
+        last_ts = float(batch.last_ts)
+        if last_ts > stats.last_ts:
+            stats.last_ts = last_ts
+            self.last_ts = max(self.last_ts, last_ts)
 
     def _sender(self, name: str) -> SenderStats:
         stats = self.senders.get(name)
