@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.client import NEVER_DECODE
 
 from common.connection import raw_streams, stream_entries
 from common.keys import RunKeys
@@ -46,7 +47,7 @@ class ResultsReader:
         if not reply:
             return 0
         entries = stream_entries(reply)
-        self.last_id = entries[-1][0]
+        self.last_id = entries[-1][0].decode()
         if len(entries) == READ_COUNT:  # a backlog: fetch more while counting these
             self._prefetch = asyncio.create_task(self._xread(self.last_id, None))
         for start in range(0, len(entries), APPLY_SLICE):
@@ -55,7 +56,10 @@ class ResultsReader:
         return len(entries)
 
     async def _xread(self, last_id: str, block_ms: int | None) -> Any:
-        return await self._raw.xread({self.keys.results: last_id}, count=READ_COUNT, block=block_ms)
+        """XREAD left undecoded: bytes cost hiredis a third less to build than str."""
+        block = ["BLOCK", block_ms] if block_ms is not None else []
+        args = ["XREAD", "COUNT", READ_COUNT, *block, "STREAMS", self.keys.results, last_id]
+        return await self._raw.execute_command(*args, **{NEVER_DECODE: True})  # type: ignore[no-untyped-call]
 
     async def close(self) -> None:
         """Drop a read fetched ahead (it consumed nothing)."""

@@ -67,6 +67,18 @@ class _Batch:
     last_ts: str = "0"  # the ts field of its latest entry
 
 
+_NAMES = ("sender", "duration", "ts", "1", "dup", "latency")
+_BYTE_NAMES = tuple(name.encode() for name in _NAMES)
+
+
+def _pairs(flat: list[Any]) -> zip[tuple[Any, Any]]:
+    return zip(flat[::2], flat[1::2], strict=True)
+
+
+def _text(value: str | bytes) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 @dataclass
 class Stats:
     senders: dict[str, SenderStats] = field(default_factory=dict)
@@ -76,22 +88,25 @@ class Stats:
     def apply(self, result: Result) -> None:
         self.count(result.sender, result.duration, result.ts, result.ok, result.dup, result.latency)
 
-    def apply_entries(self, entries: list[tuple[str, Any]]) -> None:
+    def apply_entries(self, entries: list[tuple[Any, Any]]) -> None:
         """Count results-stream entries: the monitor's hot path, so no object per entry
         and no call per value; the histograms take each sender's values in one go.
 
-        An entry's fields come as a flat ``[field, value, ...]`` list (raw reply) or a dict.
+        An entry's fields come as a flat ``[field, value, ...]`` list of a raw reply (str,
+        or bytes when read undecoded) or as a dict.
         """
-        batches: dict[str, _Batch] = {}
+        undecoded = bool(entries) and isinstance(entries[0][0], bytes)
+        sender, duration, ts, one, dup, latency = _BYTE_NAMES if undecoded else _NAMES
+        batches: dict[Any, _Batch] = {}
         latencies: list[float] = []
         for _, f in entries:
             # the senders' own layout: seq sender attempt ok duration ts [latency|dup]
             if not (
                 isinstance(f, list)
                 and len(f) >= 12
-                and f[2] == "sender"
-                and f[8] == "duration"
-                and f[10] == "ts"
+                and f[2] == sender
+                and f[8] == duration
+                and f[10] == ts
             ):
                 self._apply_fields(f)  # any other layout, field by field
                 continue
@@ -101,23 +116,22 @@ class Stats:
             batch.durations.append(float(f[9]))
             batch.last_ts = f[11]  # a sender writes its results in time order
             extra = f[12] if len(f) > 12 else None
-            if f[7] != "1":
+            if f[7] != one:
                 batch.failed += 1
-            elif extra == "dup":
+            elif extra == dup:
                 batch.duplicates += 1
             else:
                 batch.sent += 1
-                if extra == "latency":
+                if extra == latency:
                     latencies.append(float(f[13]))
         for name, batch in batches.items():
-            self._apply_batch(name, batch)
+            self._apply_batch(_text(name), batch)
         self.latency.add_many(latencies)
 
-    def _apply_fields(self, fields: dict[str, str] | list[str]) -> None:
+    def _apply_fields(self, fields: dict[Any, Any] | list[Any]) -> None:
         """One entry in any field order (written by hand, or by another version)."""
-        f = fields
-        if isinstance(f, list):
-            f = dict(zip(f[::2], f[1::2], strict=True))
+        pairs = fields.items() if isinstance(fields, dict) else _pairs(fields)
+        f = {_text(key): _text(value) for key, value in pairs}
         raw_latency = f.get("latency")
         self.count(
             f["sender"],

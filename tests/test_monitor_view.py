@@ -448,6 +448,21 @@ def _summary(stats: Stats) -> dict[str, object]:
     }
 
 
+def test_undecoded_entries_count_as_decoded_ones() -> None:
+    entries = _raw_entries()
+    undecoded = [(eid.encode(), [x.encode() for x in fields]) for eid, fields in entries]
+    decoded, raw = Stats(), Stats()
+    decoded.apply_entries(entries)
+    raw.apply_entries(undecoded)
+    assert _summary(raw) == _summary(decoded)
+    assert set(raw.senders) == {"gw-a", "gw-b", "gw-c"}  # names come out as text
+    reordered = Stats()  # fields reversed pairwise: the field-by-field path decodes too
+    for eid, flat in undecoded:
+        pairs = list(zip(flat[::2], flat[1::2], strict=True))[::-1]
+        reordered.apply_entries([(eid, [x for pair in pairs for x in pair])])
+    assert _summary(reordered) == _summary(raw)
+
+
 def test_raw_entries_in_any_field_order_count_the_same() -> None:
     entries = _raw_entries()
     fast = Stats()
