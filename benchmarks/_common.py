@@ -330,27 +330,44 @@ def stop_process(process: subprocess.Popen[Any], timeout: float = 10) -> None:
         process.wait()
 
 
+def _always() -> bool:
+    return True
+
+
 @dataclass
 class CountWatch:
-    """Watches a growing count; remembers when it first moved, so a rate can leave out
-    the processes' start-up (Python imports, connecting) and measure the steady state."""
+    """Watches a growing count, to measure the steady state: from the moment every
+    worker process is up (``ready``) and the count moves, so the processes' start-up
+    (Python imports, connecting, one starting later than another) is left out."""
 
     count: Callable[[], int]
+    ready: Callable[[], bool] = _always
     started: float = field(default_factory=time.perf_counter)
-    first_at: float | None = None
+    first_at: float | None = None  # when the count first moved
     first_count: int = 0
+    ready_at: float | None = None  # when every worker was up
+    ready_count: int = 0
     last: int = 0
 
     def reached(self, target: int) -> bool:
         self.last = self.count()
+        now = time.perf_counter()
         if self.first_at is None and self.last > 0:
-            self.first_at, self.first_count = time.perf_counter(), self.last
+            self.first_at, self.first_count = now, self.last
+        if self.ready_at is None and self.ready():
+            self.ready_at, self.ready_count = now, self.last
         return self.last >= target
 
     def steady_rate(self, target: int, ended: float) -> float:
-        """Items per second from the first one seen to ``target`` at ``ended``."""
-        first_at = self.first_at if self.first_at is not None else self.started
-        return rate(target - self.first_count, ended - first_at)
+        """Items per second from the steady state's start to ``target`` at ``ended``:
+        the later of the first movement and every worker up (the first movement alone
+        when the run was over too soon to tell)."""
+        start, count = self.started, 0
+        if self.first_at is not None:
+            start, count = self.first_at, self.first_count
+        if self.ready_at is not None and self.ready_at > start and self.ready_count < target:
+            start, count = self.ready_at, self.ready_count
+        return rate(target - count, ended - start)
 
 
 def wait_for(

@@ -47,7 +47,7 @@ class NaiveResult:
     workers: int
     enqueue_seconds: float
     process_seconds: float
-    steady: float  # results/s from the first result to the last (start-up left out)
+    steady: float  # results/s from every worker up to the last result (start-up left out)
 
     @property
     def enqueue_rate(self) -> float:
@@ -82,6 +82,7 @@ def worker(url: str, run: str, name: str) -> int:
     client = sync_client(url)
     done = 0
     try:
+        client.hset(keys.senders, name, "ready")  # the clock waits for every worker
         while True:
             reply: Any = client.xreadgroup(
                 GROUP, name, {keys.outbox: ">"}, count=1, block=WORKER_BLOCK_MS
@@ -135,7 +136,10 @@ def measure_naive(url: str, n: int, workers: int, timeout: float = 600) -> Naive
                     )
                     for i in range(workers)
                 ]
-                watch = CountWatch(lambda: int(client.xlen(keys.results)))
+                watch = CountWatch(
+                    lambda: int(client.xlen(keys.results)),
+                    ready=lambda: int(client.hlen(keys.senders)) >= workers,
+                )
                 wait_for(
                     lambda: watch.reached(n),
                     timeout,
@@ -168,7 +172,8 @@ def naive_figures(result: NaiveResult) -> list[Figure]:
             fmt_rate(result.throughput),
             value=result.throughput,
             notes=(
-                f"steady state, from the first result to the last; {result.n:,} messages in "
+                f"steady state, from every worker up and the first result to the last; "
+                f"{result.n:,} messages in "
                 f"{result.process_seconds:.2f} s from the workers' start "
                 f"({fmt_rate(rate(result.n, result.process_seconds))} with their start-up)"
             ),
