@@ -88,23 +88,27 @@ class Inbox:
 
     async def keep_fresh(self, ids: list[str]) -> None:
         """Reset the idle time of in-flight entries so no one takes them over."""
-        if ids:
-            await self.client.xclaim(
-                self.keys.outbox, k.GROUP, self.consumer, 0, list[Any](ids), justid=True
-            )
+        await self._reclaim(ids, idle_ms=None)
 
     async def hand_back(self, ids: list[str]) -> None:
         """Mark in-flight entries as long idle so another sender takes them at once."""
-        if ids:
+        await self._reclaim(ids, idle_ms=HAND_BACK_IDLE_MS)
+
+    async def _reclaim(self, ids: list[str], idle_ms: int | None) -> None:
+        if not ids:
+            return
+        try:
             await self.client.xclaim(
                 self.keys.outbox,
                 k.GROUP,
                 self.consumer,
                 0,
                 list[Any](ids),
-                idle=HAND_BACK_IDLE_MS,
+                idle=idle_ms,
                 justid=True,
             )
+        except ResponseError as exc:
+            raise _missing(exc, self.keys) from None
 
     async def _drop_deleted(self, entries: list[tuple[str, Fields | None]]) -> list[Entry]:
         """Pending entries whose stream entry is gone were delivered already: ack them."""

@@ -214,7 +214,15 @@ class Recorder:
                 await self.flush()
         finally:
             if self._pending:
-                await asyncio.shield(self.flush())
+                await asyncio.shield(self._last_flush())
+
+    async def _last_flush(self) -> None:
+        """Write what is left on the way out. A failure reaches those waiting for these
+        outcomes; nobody waits for this task itself (it may outlive a second cancel)."""
+        try:
+            await self.flush()
+        except Exception as exc:  # the waiters have it (see flush)
+            logger.debug("last recording batch not written: %s", exc)
 
     async def flush(self) -> None:
         while self._pending:

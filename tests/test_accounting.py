@@ -13,9 +13,10 @@ from redis.asyncio import Redis
 from common import keys as k
 from common.connection import EmbeddedRedis, RedisUnavailable, check_server
 from common.keys import RunKeys
-from common.run import read_state
+from common.run import RunMissing, read_state
 from monitor.reader import ResultsReader
 from monitor.stats import Stats
+from sender.inbox import Inbox
 from sender.recorder import FAIL, OK, Outcome, Recorder
 from tests.roles import produce_now, send_all, watch
 
@@ -150,3 +151,16 @@ async def _check_interleaving(
     assert undelivered == set(range(MESSAGES)) - delivered
     assert (await client.xpending(keys.outbox, k.GROUP))["pending"] == MESSAGES - len(delivered)
     await client.aclose()
+
+
+async def test_handing_back_when_the_run_vanished_says_it_is_gone(
+    client: Redis, keys: RunKeys
+) -> None:
+    await produce_now(client, keys.run, 3)
+    inbox = Inbox(client, keys, "gw")
+    [(entry_id, _)] = await inbox.read(1)
+    await client.delete(*keys.all())
+    with pytest.raises(RunMissing, match="is gone from Redis"):
+        await inbox.hand_back([entry_id])
+    with pytest.raises(RunMissing, match="is gone from Redis"):
+        await inbox.keep_fresh([entry_id])

@@ -299,6 +299,6 @@ def test_run_keys_vanishing_mid_run_exits_1(redis_url: str, run_name: str) -> No
     wait_until(lambda: deliveries(r, keys).total() > 3, timeout=10, what="progress")
     r.delete(*keys.all())
     code, _, err = finish(sender, timeout=15)
-    assert code == 1
-    assert "is gone from Redis" in err
-    assert "Traceback" not in err
+    assert code == 1, err
+    assert "is gone from Redis" in err, err
+    assert "Traceback" not in err, err
