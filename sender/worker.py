@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 
 from common.codec import Message
 from common.keys import RunKeys
-from common.run import require_state, wait_for_run
+from common.run import RunMissing, require_state, wait_for_run
 from common.settings import SenderProfile, SenderSettings
 from common.tasks import cancel_all
 from sender.attempts import Attempts, parse_entry
@@ -102,9 +102,11 @@ class Sender:
         try:
             await self._consume()
         finally:
-            await self._finish_inflight()
-            await cancel_all(background)
-            await self._beat(status="stopped")
+            try:
+                await self._finish_inflight()
+            finally:  # even when the run vanished meanwhile: no task is left behind
+                await cancel_all(background)
+        await self._beat(status="stopped")
         logger.info("sender %s: done, %d delivered", self.name, self.sent)
 
     async def _consume(self) -> None:
@@ -179,9 +181,8 @@ class Sender:
                 self._schedule(entry_id, msg, attempt + 1)
             else:
                 self._settle(outcomes)
-        except Exception as exc:  # surfaced by the consume loop
-            self._failure = self._failure or exc
-            self._slot_freed.set()
+        except Exception as exc:
+            self._fail(exc)
 
     def _settle(self, outcomes: list[Outcome]) -> None:
         """The messages' attempts are over: free their slots; write the outcomes."""
@@ -201,6 +202,11 @@ class Sender:
                 1 for o, new in zip(outcomes, flags, strict=True) if new and o.kind == OK
             )
         self.recording.difference_update(o.entry_id for o in outcomes)
+        self._slot_freed.set()
+
+    def _fail(self, exc: BaseException) -> None:
+        """Record a failure for the consume loop to raise, and wake it if it waits."""
+        self._failure = self._failure or exc
         self._slot_freed.set()
 
     def _raise_failed(self) -> None:
@@ -267,4 +273,8 @@ class Sender:
         but live sender is never robbed."""
         while True:
             await asyncio.sleep(self._sweep_period)
-            await self.inbox.keep_fresh([*self.inflight, *self.recording])
+            try:
+                await self.inbox.keep_fresh([*self.inflight, *self.recording])
+            except RunMissing as exc:  # noticed here first when every slot is busy
+                self._fail(exc)
+                return

@@ -18,7 +18,8 @@ from monitor.reader import ResultsReader
 from monitor.stats import Stats
 from sender.inbox import Inbox
 from sender.recorder import FAIL, OK, Outcome, Recorder
-from tests.roles import produce_now, send_all, watch
+from sender.worker import Sender
+from tests.roles import produce_now, send_all, sender_settings, watch
 
 
 async def test_malformed_entries_are_dead_lettered(client: Redis, keys: RunKeys) -> None:
@@ -164,3 +165,23 @@ async def test_handing_back_when_the_run_vanished_says_it_is_gone(
         await inbox.hand_back([entry_id])
     with pytest.raises(RunMissing, match="is gone from Redis"):
         await inbox.keep_fresh([entry_id])
+
+
+async def test_a_sender_leaves_no_task_behind_when_the_run_vanishes(
+    client: Redis, keys: RunKeys
+) -> None:
+    await produce_now(client, keys.run, 20)
+    # Every slot busy for about 10 s: the keep-fresh sweep (every claim_idle/3 = 0.33 s)
+    # notices first; handing the four messages back fails too. Both say "run is gone".
+    settings = sender_settings(keys.run, mean_time=10.0, concurrency=4)
+    sender = Sender(client, settings, asyncio.Event())
+    running = asyncio.create_task(sender.run())
+    for _ in range(500):
+        if len(sender.inflight) == 4:
+            break
+        await asyncio.sleep(0.01)
+    await client.delete(*keys.all())
+    with pytest.raises(RunMissing, match="is gone from Redis"):
+        await asyncio.wait_for(running, 3)
+    left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
+    assert left == []
