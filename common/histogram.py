@@ -26,14 +26,14 @@ class LogHistogram:
         self.count = 0
         self.total = 0.0
 
-    def add(self, value: float, n: int = 1) -> None:
-        self.count += n
-        self.total += value * n
+    def add(self, value: float) -> None:
+        self.count += 1
+        self.total += value
         if value < ZERO_BELOW:
-            self.zeros += n
+            self.zeros += 1
         else:
             index = math.ceil(math.log(value) * self._inv_log_gamma)
-            self.buckets[index] = self.buckets.get(index, 0) + n
+            self.buckets[index] = self.buckets.get(index, 0) + 1
 
     def add_many(self, values: list[float]) -> None:
         """``add`` for each value, without a call per value (the monitor's hot path)."""

@@ -233,8 +233,9 @@ class Recorder:
                 for start in range(0, len(outcomes), self.max_batch):
                     flags += await self._write(outcomes[start : start + self.max_batch])
             except Exception as exc:
-                _settle(claims, _translate(exc, self.keys))
-                raise
+                error = _translate(exc, self.keys)
+                _settle(claims, error)
+                raise error from None
             for future, first, count in claims:
                 if not future.done():
                     future.set_result(flags[first : first + count])

@@ -25,7 +25,7 @@ from redis.asyncio import Redis
 
 from common.codec import Message
 from common.keys import RunKeys
-from common.run import RunMissing, require_state, wait_for_run
+from common.run import require_state, wait_for_run
 from common.settings import SenderProfile, SenderSettings
 from common.tasks import cancel_all
 from sender.attempts import Attempts, parse_entry
@@ -59,8 +59,7 @@ class Sender:
         self.profile: SenderProfile | None = None
         self.gateway: Gateway | None = None
         self.attempts: Attempts | None = None
-        # entry id -> the timer of its next attempt (None while its outcome is written)
-        self.inflight: dict[str, asyncio.TimerHandle] = {}
+        self.inflight: dict[str, asyncio.TimerHandle] = {}  # entry id -> its next attempt
         self.recording: set[str] = set()  # attempted, outcome not written yet
         self.sent = 0
         self._slot_freed = asyncio.Event()
@@ -99,6 +98,8 @@ class Sender:
                 self._wake_on_stop(),
             )
         ]
+        for task in background:
+            task.add_done_callback(self._background_ended)
         try:
             await self._consume()
         finally:
@@ -194,15 +195,22 @@ class Sender:
         written.add_done_callback(functools.partial(self._settled, outcomes))
 
     def _settled(self, outcomes: list[Outcome], written: asyncio.Future[list[bool]]) -> None:
-        if written.cancelled() or written.exception() is not None:
-            self._failure = self._failure or written.exception() or asyncio.CancelledError()
+        self.recording.difference_update(o.entry_id for o in outcomes)
+        self._slot_freed.set()
+        if written.cancelled():
+            self._fail(asyncio.CancelledError())
+        elif (exc := written.exception()) is not None:
+            self._fail(exc)
         else:
             flags = written.result()
             self.sent += sum(
                 1 for o, new in zip(outcomes, flags, strict=True) if new and o.kind == OK
             )
-        self.recording.difference_update(o.entry_id for o in outcomes)
-        self._slot_freed.set()
+
+    def _background_ended(self, task: asyncio.Task[None]) -> None:
+        """A background task (recorder, heartbeat, freshness) died: the sender stops."""
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            self._fail(exc)
 
     def _fail(self, exc: BaseException) -> None:
         """Record a failure for the consume loop to raise, and wake it if it waits."""
@@ -273,8 +281,4 @@ class Sender:
         but live sender is never robbed."""
         while True:
             await asyncio.sleep(self._sweep_period)
-            try:
-                await self.inbox.keep_fresh([*self.inflight, *self.recording])
-            except RunMissing as exc:  # noticed here first when every slot is busy
-                self._fail(exc)
-                return
+            await self.inbox.keep_fresh([*self.inflight, *self.recording])
