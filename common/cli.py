@@ -1,42 +1,80 @@
-"""What every command-line entry shares: settings errors, exit codes, one-line messages."""
+"""What every command-line entry shares: option declarations made from the settings
+models (so help shows each option's variable and default, defined once, in
+``common.settings``), one-line errors and exit codes, and running a role's coroutine.
+
+A command passes on only the flags given on its command line (``given``): environment
+variables, the ``.env`` file and the YAML file are read by ``load_settings``.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from collections.abc import Coroutine
 from typing import Any, NoReturn, TypeVar
 
+import typer
 from pydantic import ValidationError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from pydantic_core import PydanticUndefined
 
-from common.configfile import ConfigError, describe
-from common.connection import RedisUnavailable
-from common.errors import UsageProblem
+# Typer vendors click (typer._click) and re-exports only BadParameter of its errors; the
+# base of every usage error is needed here (uv.lock pins typer).
+from typer._click.exceptions import ClickException
+
+from common.configfile import describe
+from common.errors import EXIT_SIGINT, EXIT_USAGE, SimError, translate
 from common.logs import setup_logging
-from common.run import RunMissing
 from common.settings import RoleSettings, load_settings
 
-EXIT_OK = 0
-EXIT_RUNTIME = 1
-EXIT_USAGE = 2
+logger = logging.getLogger(__name__)
 
 S = TypeVar("S", bound=RoleSettings)
 T = TypeVar("T")
 
 
+def option(model: type[RoleSettings], field: str, help: str, *decls: str, **kw: Any) -> Any:
+    """A typer option for ``model.field``: its default and variable come from the model."""
+    info = model.model_fields[field]
+    default = None if info.default is PydanticUndefined else info.default
+    kw.setdefault("show_default", default is not None)
+    return typer.Option(
+        default, *decls, help=help, envvar=model.env_name(field), show_envvar=True, **kw
+    )
+
+
+def config_option(uses: str) -> Any:
+    return option(RoleSettings, "config", f"YAML config file (this role reads its {uses}).")
+
+
+def run_option() -> Any:
+    return option(RoleSettings, "run", "Run name: every key of a run is sms:{RUN}:...")
+
+
+def redis_option(what: str = "Redis server URL, e.g. redis://127.0.0.1:6379/0.") -> Any:
+    return option(RoleSettings, "redis_url", what)
+
+
+def given(ctx: typer.Context) -> dict[str, Any]:
+    """The parameters given on the command line (not defaults, not the environment)."""
+    return {
+        name: value
+        for name, value in ctx.params.items()
+        if (source := ctx.get_parameter_source(name)) is not None and source.name == "COMMANDLINE"
+    }
+
+
 def fail(prog: str, message: str, code: int) -> NoReturn:
-    print(f"{prog}: error: {message}", file=sys.stderr)
+    print(f"{prog}: error: {message}", file=sys.stderr, flush=True)
     raise SystemExit(code)
 
 
-def settings_or_exit(prog: str, cls: type[S], flags: dict[str, Any]) -> S:
+def settings_or_exit(prog: str, cls: type[S], flags: dict[str, Any], **kw: Any) -> S:
     """Load settings, or exit 2 with one line naming the field and the problem."""
     try:
-        settings = load_settings(cls, flags)
-    except ConfigError as exc:
-        fail(prog, str(exc), EXIT_USAGE)
+        settings = load_settings(cls, flags, **kw)
+    except SimError as exc:
+        fail(prog, str(exc), exc.exit_code)
     except ValidationError as exc:
         fail(prog, describe(exc), EXIT_USAGE)
     setup_logging(settings.log_level)
@@ -44,12 +82,26 @@ def settings_or_exit(prog: str, cls: type[S], flags: dict[str, Any]) -> S:
 
 
 def run_async(prog: str, main: Coroutine[Any, Any, T]) -> T:
-    """Run a role's main coroutine; runtime failures exit 1 with one line."""
+    """Run a role's main coroutine; every failure ends with one line (and its exit code).
+    With ``LOG_LEVEL=DEBUG`` the traceback of an unexpected error is shown too."""
     try:
         return asyncio.run(main)
-    except UsageProblem as exc:
-        fail(prog, str(exc), EXIT_USAGE)
-    except (RedisUnavailable, RunMissing) as exc:
-        fail(prog, str(exc), EXIT_RUNTIME)
-    except (RedisConnectionError, RedisTimeoutError) as exc:
-        fail(prog, f"lost the Redis connection: {exc}", EXIT_RUNTIME)
+    except Exception as exc:
+        error = translate(exc)
+        if isinstance(error, SimError):
+            logger.debug("%s failed", prog, exc_info=exc)
+            fail(prog, str(error), error.exit_code)
+        if logging.getLogger().isEnabledFor(logging.DEBUG):
+            raise
+        fail(prog, f"unexpected {type(exc).__name__}: {exc} (LOG_LEVEL=DEBUG shows where)", 1)
+
+
+def run_cli(app: typer.Typer, prog: str, argv: list[str] | None = None) -> NoReturn:
+    """Run a typer app; usage errors (unknown flag, bad value) end with one line, exit 2."""
+    try:
+        code = app(args=argv, prog_name=prog, standalone_mode=False)
+    except ClickException as exc:
+        fail(prog, " ".join(exc.format_message().split()), exc.exit_code)
+    except typer.Abort:
+        raise SystemExit(EXIT_SIGINT) from None
+    raise SystemExit(code if isinstance(code, int) else 0)

@@ -1,15 +1,17 @@
-"""Message and result codecs: the stream fields of DESIGN.md, and their validation."""
+"""The outbox message: its stream fields (DESIGN.md, "Message fields") and their validation."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple
+
+from common.errors import MalformedEntry
 
 MAX_BODY = 100
 
-
-class MalformedEntry(ValueError):
-    """An outbox entry whose fields are missing or invalid; the text is the reason."""
+# The producer writes these fields in this order (producer/enqueue.lua takes the names
+# from here); any other order is read too, field by field.
+SEQ, TO, BODY, CREATED = "seq", "to", "body", "created"
+MESSAGE_FIELDS = (SEQ, TO, BODY, CREATED)
 
 
 class Message(NamedTuple):
@@ -25,15 +27,15 @@ class Message(NamedTuple):
         if isinstance(fields, list):
             if (  # the producer's layout, the hot path
                 len(fields) == 8
-                and fields[0] == "seq"
-                and fields[2] == "to"
-                and fields[4] == "body"
-                and fields[6] == "created"
+                and fields[0] == SEQ
+                and fields[2] == TO
+                and fields[4] == BODY
+                and fields[6] == CREATED
             ):
                 return cls.validate(fields[1], fields[3], fields[5], fields[7])
             fields = _flat_fields(fields)
         try:
-            return cls.validate(fields["seq"], fields["to"], fields["body"], fields["created"])
+            return cls.validate(fields[SEQ], fields[TO], fields[BODY], fields[CREATED])
         except KeyError as exc:
             raise MalformedEntry(f"missing field {exc.args[0]}") from None
 
@@ -45,6 +47,8 @@ class Message(NamedTuple):
             raise MalformedEntry(f"invalid number: {exc}") from None
         if number < 0:
             raise MalformedEntry(f"invalid seq {number}")
+        if not when - when == 0:  # NaN or an infinity
+            raise MalformedEntry(f"invalid created time {created!r}")
         if not _is_phone(to):
             raise MalformedEntry(f"invalid phone number {to!r}")
         if not 1 <= len(body) <= MAX_BODY:
@@ -61,20 +65,3 @@ def _flat_fields(flat: list[str]) -> dict[str, str]:
     if len(flat) % 2:
         raise MalformedEntry("odd number of field names and values")
     return dict(zip(flat[::2], flat[1::2], strict=True))
-
-
-@dataclass(frozen=True, slots=True)
-class Result:
-    """One send attempt, as the monitor reads it from the results stream.
-
-    ``dup`` marks a success for a message that was already delivered (suppressed).
-    """
-
-    seq: int
-    sender: str
-    attempt: int
-    ok: bool
-    duration: float
-    ts: float
-    latency: float | None = None
-    dup: bool = False

@@ -1,46 +1,30 @@
-"""Redis clients: a real server from a URL, or the embedded in-memory one (fakeredis)."""
+"""Redis clients for a ``RedisTarget``: a real server from a URL, or the embedded
+in-memory one (fakeredis)."""
 
 from __future__ import annotations
 
 import copy
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
+from redis import exceptions as rx
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from common.errors import RedisRefused, RedisUnavailable, translate
 from common.retry import Outage
+from common.target import RedisTarget, mask_url
 
 logger = logging.getLogger(__name__)
 
-EMBEDDED = "embedded://"
 # Blocking reads stay well under this (see DESIGN.md, known pitfalls).
 SOCKET_TIMEOUT = 10.0
 MIN_REDIS = (6, 2)
-
-
-class RedisUnavailable(Exception):
-    """Redis cannot be reached (or is too old); the message names the masked URL."""
-
-
-def mask_url(url: str | None) -> str:
-    """The URL with any password replaced by ``***``."""
-    if not url:
-        return EMBEDDED
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    port = f":{parts.port}" if parts.port else ""
-    netloc = f"{user}:***@{host}{port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
 
 
 class ResilientRedis(Redis):
@@ -110,28 +94,57 @@ def stream_entries(reply: Any) -> list[Any]:
     return list(reply[0][1])
 
 
-async def check_server(client: Redis, url: str | None) -> None:
-    """Fail early, with the masked URL, when Redis is unreachable or older than 6.2."""
-    if url is None:
+async def check_server(client: Redis, target: RedisTarget) -> None:
+    """Fail early, with the masked URL and one line, when the server cannot serve us:
+    unreachable, not Redis, refusing us, or older than 6.2."""
+    if target.embedded:
         return  # the embedded server is always there and speaks Redis 7
     try:
         info = await client.info("server")
+    except rx.NoPermissionError:
+        logger.debug("INFO is not permitted: Redis version not checked")
+        return
     except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-        raise RedisUnavailable(f"cannot reach Redis at {mask_url(url)}: {exc}") from None
+        hint = " (rediss:// means TLS: does the server speak TLS?)" if target.tls else ""
+        raise RedisUnavailable(f"cannot reach Redis at {target.display}: {exc}{hint}") from None
+    except rx.RedisError as exc:
+        raise _at(translate(exc), target) from None
     version = str(info.get("redis_version", "0"))
     parts = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
     if parts < MIN_REDIS:
         raise RedisUnavailable(
-            f"Redis at {mask_url(url)} is version {version}; 6.2 or newer is needed (XAUTOCLAIM)"
+            f"Redis at {target.display} is version {version}; 6.2 or newer is needed (XAUTOCLAIM)"
         )
 
 
+def _at(exc: BaseException, target: RedisTarget) -> BaseException:
+    """``exc`` with the server named, when it is one of ours."""
+    if isinstance(exc, RedisUnavailable | RedisRefused):
+        return type(exc)(f"Redis at {target.display}: {exc}")
+    return exc
+
+
 @asynccontextmanager
-async def server_client(url: str, what: str = "redis") -> AsyncIterator[Redis]:
-    """A checked client for a real server, closed on exit."""
-    client = connect(url, what)
+async def clients(target: RedisTarget, what: str = "redis") -> AsyncIterator[Callable[[], Redis]]:
+    """Make clients for ``target`` (the server checked first); all closed on exit."""
+    embedded = EmbeddedRedis() if target.embedded else None
+    made: list[Redis] = []
+
+    def make() -> Redis:
+        client = embedded.client() if embedded else connect(target.url or "", what)
+        made.append(client)
+        return client
+
     try:
-        await check_server(client, url)
-        yield client
+        await check_server(make(), target)
+        yield make
     finally:
-        await client.aclose()
+        for client in made:
+            await client.aclose()
+
+
+@asynccontextmanager
+async def client_for(target: RedisTarget, what: str = "redis") -> AsyncIterator[Redis]:
+    """One checked client for ``target``, closed on exit."""
+    async with clients(target, what) as make:
+        yield make()

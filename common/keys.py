@@ -17,8 +17,22 @@ META_ABANDONED = "abandoned"
 META_DEAD = "dead_letters"
 META_PROFILE_CLAIMS = "profile_claims"
 # Bit i of the delivered bitmap is message (delivered_base + i)'s; every seq below the
-# base is settled (see sender.recorder).
+# base is settled (see sender/record.lua).
 META_DELIVERED_BASE = "delivered_base"
+# The idempotency tag of a sender's last recording batch is meta field BATCH_TAG + name.
+META_BATCH_TAG = "batch:"
+META_FIELDS = (
+    META_TOTAL,
+    META_PRODUCED,
+    META_DONE,
+    META_CREATED,
+    META_CONFIG,
+    META_DELIVERED,
+    META_ABANDONED,
+    META_DEAD,
+    META_PROFILE_CLAIMS,
+    META_DELIVERED_BASE,
+)
 
 
 @dataclass(frozen=True)

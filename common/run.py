@@ -11,13 +11,10 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from common import keys as k
+from common.errors import run_gone
 from common.keys import RunKeys
 
 logger = logging.getLogger(__name__)
-
-
-class RunMissing(Exception):
-    """The run's keys vanished mid-run (e.g. Redis restarted without persistence)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +59,7 @@ async def require_state(client: Redis, keys: RunKeys) -> RunState:
     """The run's state; RunMissing when the run existed and its meta is gone."""
     state = await read_state(client, keys)
     if state is None:
-        raise RunMissing(f"run {keys.run!r} is gone from Redis (restarted without persistence?)")
+        raise run_gone(keys.run)
     return state
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 
@@ -23,3 +23,11 @@ async def cancel_all(tasks: Iterable[asyncio.Task[Any]], patience: float = 5.0) 
     for task in tasks:
         if task.done() and not task.cancelled():
             task.exception()  # retrieved: no "exception was never retrieved" warning
+
+
+async def periodic(every: float, action: Callable[[], Awaitable[object]]) -> None:
+    """Run ``action`` now and then every ``every`` seconds, until cancelled (an error in
+    ``action`` ends the loop with that error)."""
+    while True:
+        await action()
+        await asyncio.sleep(every)

@@ -6,106 +6,116 @@ import asyncio
 import json
 import logging
 from pathlib import Path
-from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 
-from common.cli import EXIT_USAGE, fail, run_async, settings_or_exit
-from common.configfile import ConfigError
-from common.connection import mask_url, server_client
+from common.cli import (
+    fail,
+    given,
+    option,
+    redis_option,
+    run_async,
+    run_cli,
+    run_option,
+    settings_or_exit,
+)
+from common.configfile import describe
+from common.connection import client_for
+from common.errors import EXIT_USAGE, SimError
 from common.keys import RunKeys
-from common.settings import RoleSettings, SimConfig, read_config_file
+from common.logs import setup_logging
+from common.settings import MonitorSettings, ProducerSettings, RoleSettings
 from common.stop import install_stop_handlers
-from launcher.simulate import LauncherSettings, reset, simulate
-from monitor.cli import make_view
+from common.target import RedisTarget
+from launcher.simulate import LauncherSettings, Plan, plan, reset, simulate
 from monitor.summary import Snapshot, summary
+from monitor.views import make_view
 
 logger = logging.getLogger(__name__)
 PROG = "sms-sim"
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="SMS alert blast simulator on Redis Streams."
 )
+M = MonitorSettings
 
 
 @app.command("run")
 def run_cmd(
-    config: Annotated[
-        Path | None, typer.Argument(help="YAML config [default: the built-in example fleet].")
-    ] = None,
-    redis_url: Annotated[
-        str | None, typer.Option(help="Use this Redis instead of the embedded one.")
-    ] = None,
-    run: Annotated[str | None, typer.Option(help="Run name [default: default].")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed for content, delays, failures.")] = None,
-    json_output: Annotated[
-        bool | None, typer.Option("--json", help="Print the final summary as JSON on stdout.")
-    ] = None,
-    plain: Annotated[bool | None, typer.Option(help="One key=value line per report.")] = None,
-    report: Annotated[
-        Path | None, typer.Option(help="Write a self-contained HTML report here at the end.")
-    ] = None,
+    ctx: typer.Context,
+    config: Path | None = typer.Argument(
+        None,
+        help="YAML config (default: the built-in example fleet of five gateways).",
+        envvar="SMS_CONFIG",
+        show_envvar=True,
+    ),
+    redis_url: str | None = redis_option("Use this Redis server instead of the embedded one."),
+    run: str = run_option(),
+    seed: int | None = option(LauncherSettings, "seed", "Seed for content, delays, failures."),
+    count: int | None = option(
+        ProducerSettings,
+        "count",
+        "Messages to enqueue (default: the config's num_messages).",
+        show_default=False,
+    ),
+    json_output: bool = option(M, "json_output", "Print the final summary as JSON.", "--json"),
+    plain: bool = option(M, "plain", "One key=value line per report."),
+    report: Path | None = option(M, "report", "Write a self-contained HTML report here."),
 ) -> None:
     """Run producer, one sender per configured profile and the monitor in one process."""
-    flags = {
-        "config": config,
-        "redis_url": redis_url,
-        "run": run,
-        "seed": seed,
-        "json_output": json_output,
-        "plain": plain,
-        "report": report,
-    }
-    opts = settings_or_exit(PROG, LauncherSettings, flags)
-    cfg = _config_or_exit(opts.config)
-    if not cfg.senders:
-        fail(
-            PROG,
-            f"{opts.config}: senders: the list is empty; sms-sim run needs at least one",
-            EXIT_USAGE,
-        )
+    the_plan = _plan_or_exit(given(ctx))
     logger.info(
         "run %r: %d messages, %d senders, Redis %s",
-        opts.run,
-        cfg.num_messages,
-        len(cfg.senders),
-        mask_url(opts.redis_url),
+        the_plan.run,
+        the_plan.producer.count,
+        len(the_plan.senders),
+        the_plan.target.display,
     )
-    snap = run_async(PROG, _simulate(cfg, opts))
-    if snap is not None and opts.json_output:
+    snap = run_async(PROG, _simulate(the_plan))
+    if snap is not None and the_plan.monitor.json_output:
         print(json.dumps(summary(snap)))
 
 
-def _config_or_exit(path: Path | None) -> SimConfig:
-    if path is None:
-        return SimConfig()
+def _plan_or_exit(flags: dict[str, object]) -> Plan:
     try:
-        return read_config_file(path)
-    except ConfigError as exc:
-        fail(PROG, str(exc), EXIT_USAGE)
+        the_plan = plan(flags)
+    except SimError as exc:
+        fail(PROG, str(exc), exc.exit_code)
+    except ValidationError as exc:
+        fail(PROG, describe(exc), EXIT_USAGE)
+    setup_logging(the_plan.producer.log_level)
+    return the_plan
 
 
-async def _simulate(cfg: SimConfig, opts: LauncherSettings) -> Snapshot | None:
+async def _simulate(the_plan: Plan) -> Snapshot | None:
     stop = asyncio.Event()
     install_stop_handlers(stop, PROG)
-    view = make_view(opts.plain)
-    return await simulate(cfg, opts, view, stop)
+    return await simulate(the_plan, make_view(the_plan.monitor.plain), stop)
 
 
 @app.command("reset")
 def reset_cmd(
-    run: Annotated[str | None, typer.Option(help="Run name [default: default].")] = None,
-    redis_url: Annotated[str | None, typer.Option(help="Redis URL [env: REDIS_URL].")] = None,
+    ctx: typer.Context,
+    run: str = run_option(),
+    redis_url: str | None = redis_option(),
 ) -> None:
     """Delete every key of a run."""
-    opts = settings_or_exit(PROG, RoleSettings, {"run": run, "redis_url": redis_url})
-    deleted = run_async(PROG, _reset(opts))
-    print(f"run {opts.run!r}: deleted {deleted} key(s) on {mask_url(opts.server_url)}")
+    opts = settings_or_exit(PROG, RoleSettings, given(ctx))
+    target = RedisTarget.for_role(opts.redis_url) if opts.redis_url else None
+    if target is None:
+        fail(
+            PROG,
+            "reset needs --redis-url or REDIS_URL (the embedded Redis keeps nothing)",
+            EXIT_USAGE,
+        )
+    deleted = run_async(PROG, _reset(target, opts.run))
+    print(f"run {opts.run!r}: deleted {deleted} key(s) on {target.display}")
 
 
-async def _reset(opts: RoleSettings) -> int:
-    async with server_client(opts.server_url) as client:
-        return await reset(client, RunKeys(opts.run))
+async def _reset(target: RedisTarget, run: str) -> int:
+    async with client_for(target, "reset") as client:
+        return await reset(client, RunKeys(run))
 
 
-def main() -> None:
-    app(prog_name=PROG)
+def main(argv: list[str] | None = None) -> None:
+    run_cli(app, PROG, argv)

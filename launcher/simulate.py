@@ -1,19 +1,22 @@
-"""All roles in one process: the producer, one sender per configured profile, the monitor."""
+"""All roles in one process: the producer, one sender per configured profile, the monitor.
+
+Each role's settings come from the same ``load_settings`` its own command uses (flag >
+environment > YAML file > default), so ``PRODUCER_COUNT`` or ``SENDER_CONCURRENCY``
+mean here what they mean for ``sms-producer`` and ``sms-sender``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
-from collections.abc import AsyncIterator, Callable, Coroutine
-from contextlib import asynccontextmanager
-from pathlib import Path
+from collections.abc import Coroutine
+from dataclasses import dataclass
 from typing import Any
 
+from pydantic_settings import SettingsConfigDict
 from redis.asyncio import Redis
 
-from common.connection import EmbeddedRedis, check_server, connect
+from common.connection import clients
 from common.errors import UsageProblem
 from common.keys import RunKeys
 from common.run import read_state
@@ -21,97 +24,97 @@ from common.settings import (
     MonitorSettings,
     ProducerSettings,
     RoleSettings,
+    SenderProfile,
     SenderSettings,
     SimConfig,
+    load_settings,
+    read_config_file,
 )
+from common.target import RedisTarget
 from common.tasks import cancel_all
 from monitor.main import Monitor
 from monitor.summary import Snapshot
 from monitor.views import View
 from producer.main import Producer
-from sender.worker import Sender
+from sender.profile import complete_profile, default_name
+from sender.worker import serve
 
 logger = logging.getLogger(__name__)
 
 
 class LauncherSettings(RoleSettings):
-    """``sms-sim run``: where (embedded or REDIS_URL), which run, seed, output."""
+    """``sms-sim run``'s own settings: the seed of every role (``SMS_SEED``)."""
+
+    model_config = SettingsConfigDict(env_prefix="SMS_")
 
     seed: int | None = None
-    json_output: bool = False
-    plain: bool = False
-    report: Path | None = None
 
 
-def producer_settings(cfg: SimConfig, opts: LauncherSettings) -> ProducerSettings:
-    return ProducerSettings(
-        count=cfg.num_messages, run=opts.run, redis_url=opts.redis_url, seed=opts.seed
-    )
+@dataclass(frozen=True)
+class Plan:
+    """Every role of one ``sms-sim run``, resolved before anything starts."""
+
+    target: RedisTarget
+    config: SimConfig
+    producer: ProducerSettings
+    monitor: MonitorSettings
+    senders: list[tuple[SenderSettings, SenderProfile]]
+
+    @property
+    def run(self) -> str:
+        return self.producer.run
 
 
-def sender_settings(cfg: SimConfig, opts: LauncherSettings) -> list[SenderSettings]:
-    """One sender per profile, named ``host-pid-N``, seeded ``seed + N`` when seeded."""
-    prefix = f"{socket.gethostname()}-{os.getpid()}"
-    return [
-        SenderSettings(
-            run=opts.run,
-            redis_url=opts.redis_url,
-            name=f"{prefix}-{i}",
-            mean_time=p.mean_time,
-            failure_rate=p.failure_rate,
-            shape=p.shape or cfg.shape,
-            concurrency=p.concurrency,
-            max_attempts=p.max_attempts,
-            seed=None if opts.seed is None else opts.seed + i,
-        )
-        for i, p in enumerate(cfg.senders, start=1)
-    ]
-
-
-def monitor_settings(cfg: SimConfig, opts: LauncherSettings) -> MonitorSettings:
-    return MonitorSettings(
-        run=opts.run,
-        redis_url=opts.redis_url,
-        report_period=cfg.report_period,
-        json_output=opts.json_output,
-        plain=opts.plain,
-        report=opts.report,
-    )
-
-
-@asynccontextmanager
-async def client_factory(url: str | None) -> AsyncIterator[Callable[[], Redis]]:
-    """Make clients for the embedded server (no URL) or a checked real one; close them all."""
-    embedded = EmbeddedRedis() if url is None else None
-    made: list[Redis] = []
-
-    def make() -> Redis:
-        client = embedded.client() if embedded else connect(url)  # type: ignore[arg-type]
-        made.append(client)
-        return client
-
-    try:
-        await check_server(make(), url)
-        yield make
-    finally:
-        for client in made:
-            await client.aclose()
-
-
-async def simulate(
-    cfg: SimConfig, opts: LauncherSettings, view: View, stop: asyncio.Event
-) -> Snapshot | None:
-    """Run the whole simulation; return the monitor's final snapshot."""
+def plan(flags: dict[str, Any]) -> Plan:
+    """The run's roles from the command's flags: ``config``, ``redis_url``, ``run``,
+    ``seed`` for every role, ``count`` for the producer, ``json_output``, ``plain``,
+    ``report`` for the monitor. Raises ``ConfigError``, ``UsageProblem``, ValidationError."""
+    shared = {name: flags.get(name) for name in ("config", "redis_url", "run")}
+    base = load_settings(LauncherSettings, {**shared, "seed": flags.get("seed")})
+    cfg = read_config_file(base.config) if base.config else SimConfig.example()
     if not cfg.senders:
-        raise UsageProblem("senders: the config lists no senders; sms-sim run needs at least one")
-    async with client_factory(opts.redis_url) as make:
-        await _refuse_finished_run(make(), RunKeys(opts.run))
-        producer = Producer(make(), producer_settings(cfg, opts))
+        raise UsageProblem(f"{base.config}: senders: none listed; sms-sim run needs at least one")
+    shared = {"run": base.run, "redis_url": base.redis_url}
+    producer_flags = {**shared, "seed": base.seed, "count": flags.get("count")}
+    monitor_flags = {**shared, **{k: flags.get(k) for k in ("json_output", "plain", "report")}}
+    return Plan(
+        RedisTarget.for_launcher(base.redis_url),
+        cfg,
+        load_settings(ProducerSettings, producer_flags, cfg),
+        load_settings(MonitorSettings, monitor_flags, cfg),
+        _senders(load_settings(SenderSettings, shared, cfg), cfg.senders, base.seed),
+    )
+
+
+def _senders(
+    settings: SenderSettings, profiles: list[SenderProfile], seed: int | None
+) -> list[tuple[SenderSettings, SenderProfile]]:
+    """One sender per profile, named ``NAME-N`` (``host-pid-N`` by default), seeded
+    ``seed + N`` when seeded (``--seed``, or ``SENDER_SEED``)."""
+    prefix = settings.name or default_name()
+    base_seed = seed if seed is not None else settings.seed
+    fleet = []
+    for i, profile in enumerate(profiles, start=1):
+        own = settings.model_copy(
+            update={
+                "name": f"{prefix}-{i}",
+                "seed": None if base_seed is None else base_seed + i,
+            }
+        )
+        fleet.append((own, complete_profile(profile, settings)))
+    return fleet
+
+
+async def simulate(plan: Plan, view: View, stop: asyncio.Event) -> Snapshot | None:
+    """Run the whole simulation; return the monitor's final snapshot."""
+    async with clients(plan.target) as make:
+        await _refuse_finished_run(make(), RunKeys(plan.run))
+        producer = Producer(make(), plan.producer)
         await producer.open()
-        monitor = Monitor(make(), monitor_settings(cfg, opts), view)
+        monitor = Monitor(make(), plan.monitor, view, plan.target)
         roles: list[Coroutine[Any, Any, object]] = [
             producer.fill(stop),
-            *(Sender(make(), s, stop).run() for s in sender_settings(cfg, opts)),
+            *(serve(make(), s, stop, profile) for s, profile in plan.senders),
         ]
         watcher = asyncio.create_task(monitor.watch(stop))
         workers = [asyncio.create_task(role) for role in roles]

@@ -5,74 +5,60 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sys
 from pathlib import Path
-from typing import Annotated
 
 import typer
 
-from common.cli import run_async, settings_or_exit
-from common.connection import server_client
+from common.cli import (
+    config_option,
+    given,
+    option,
+    redis_option,
+    run_async,
+    run_cli,
+    run_option,
+    settings_or_exit,
+)
+from common.connection import client_for
 from common.settings import MonitorSettings
 from common.stop import install_stop_handlers
-from monitor.live import LiveView
+from common.target import RedisTarget
 from monitor.main import Monitor
 from monitor.summary import Snapshot, summary
-from monitor.views import PlainView, View
+from monitor.views import make_view
 
 logger = logging.getLogger(__name__)
 PROG = "sms-monitor"
 app = typer.Typer(add_completion=False, help="Watch a run and report its progress.")
+M = MonitorSettings
 
 
 @app.command()
 def monitor(
-    config: Annotated[Path | None, typer.Option(help="YAML config (report_period).")] = None,
-    report_period: Annotated[
-        float | None, typer.Option(help="Seconds between reports [default: 2].")
-    ] = None,
-    run: Annotated[str | None, typer.Option(help="Run name [default: default].")] = None,
-    redis_url: Annotated[str | None, typer.Option(help="Redis URL [env: REDIS_URL].")] = None,
-    json_output: Annotated[
-        bool | None, typer.Option("--json", help="Print the final summary as JSON on stdout.")
-    ] = None,
-    plain: Annotated[bool | None, typer.Option(help="One key=value line per report.")] = None,
-    report: Annotated[Path | None, typer.Option(help="Write an HTML report here.")] = None,
-    keep_results: Annotated[
-        bool | None, typer.Option(help="Keep the results stream (no trimming).")
-    ] = None,
+    ctx: typer.Context,
+    config: Path | None = config_option("report_period"),
+    report_period: float = option(M, "report_period", "Seconds between reports."),
+    run: str = run_option(),
+    redis_url: str | None = redis_option(),
+    json_output: bool = option(M, "json_output", "Print the final summary as JSON.", "--json"),
+    plain: bool = option(M, "plain", "One key=value line per report."),
+    report: Path | None = option(M, "report", "Write an HTML report here at the end."),
+    keep_results: bool = option(M, "keep_results", "Keep the results stream (no trimming)."),
 ) -> None:
     """Report sent, failed attempts, timings and per-sender figures until the run completes."""
-    flags = {
-        "config": config,
-        "report_period": report_period,
-        "run": run,
-        "redis_url": redis_url,
-        "json_output": json_output,
-        "plain": plain,
-        "report": report,
-        "keep_results": keep_results,
-    }
-    settings = settings_or_exit(PROG, MonitorSettings, flags)
+    settings = settings_or_exit(PROG, MonitorSettings, given(ctx))
     snap = run_async(PROG, _main(settings))
     if snap is not None and settings.json_output:
         print(json.dumps(summary(snap)))
 
 
-def make_view(plain: bool, *, tty: bool | None = None) -> View:
-    """The live dashboard when stderr is a terminal; plain key=value lines otherwise
-    (docker logs, pipes, CI) or with --plain. ``tty`` overrides the detection."""
-    if tty is None:
-        tty = sys.stderr.isatty()
-    return PlainView() if plain or not tty else LiveView()
-
-
 async def _main(settings: MonitorSettings) -> Snapshot | None:
     stop = asyncio.Event()
     install_stop_handlers(stop, PROG)
-    async with server_client(settings.server_url) as client:
-        return await Monitor(client, settings, make_view(settings.plain)).watch(stop)
+    target = RedisTarget.for_role(settings.redis_url)
+    async with client_for(target, "monitor") as client:
+        return await Monitor(client, settings, make_view(settings.plain), target).watch(stop)
 
 
-def main() -> None:
-    app(prog_name=PROG)
+def main(argv: list[str] | None = None) -> None:
+    run_cli(app, PROG, argv)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from common.heartbeat import Heartbeat
 from monitor.health import sender_status
 from monitor.stats import SenderStats
-from monitor.summary import SenderInfo, Snapshot
+from monitor.summary import Snapshot
 
 
 @dataclass(frozen=True)
@@ -34,7 +35,7 @@ def fleet(snap: Snapshot) -> list[SenderRow]:
 def _row(name: str, snap: Snapshot) -> SenderRow:
     info = snap.senders.get(name)
     seen = snap.stats.senders.get(name) or SenderStats()
-    profile = info or SenderInfo(name)
+    profile = info or Heartbeat(name)
     total_sent = snap.stats.sent
     return SenderRow(
         name=name,

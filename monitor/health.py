@@ -10,7 +10,7 @@ A sender rewrites its heartbeat (JSON in the run's senders hash) every second.
 
 from __future__ import annotations
 
-from monitor.summary import SenderInfo
+from common.heartbeat import STOPPED, Heartbeat
 
 FRESH = 3.0  # seconds: a heartbeat this recent counts as fresh (3 missed beats)
 GONE_AFTER = 5.0  # seconds: no heartbeat for longer than this means the sender is gone
@@ -21,9 +21,9 @@ IDLE = "idle"
 GONE = "gone"
 
 
-def sender_status(info: SenderInfo | None, last_result: float, now: float) -> str:
+def sender_status(info: Heartbeat | None, last_result: float, now: float) -> str:
     """``live``, ``idle`` or ``gone`` at time ``now`` (epoch seconds)."""
-    if info is None or info.status == "stopped":
+    if info is None or info.status == STOPPED:
         return GONE
     age = now - info.heartbeat
     if age > GONE_AFTER:

@@ -9,10 +9,10 @@ import time
 from redis.asyncio import Redis
 
 from common import keys as k
-from common.connection import mask_url
 from common.keys import RunKeys
 from common.run import RunState, require_state, wait_for_run
 from common.settings import MonitorSettings
+from common.target import RedisTarget
 from monitor.html import write_report
 from monitor.reader import READ_COUNT, ResultsReader
 from monitor.stats import Stats
@@ -26,8 +26,15 @@ MAX_BLOCK_MS = 1000
 
 
 class Monitor:
-    def __init__(self, client: Redis, settings: MonitorSettings, view: View) -> None:
+    def __init__(
+        self,
+        client: Redis,
+        settings: MonitorSettings,
+        view: View,
+        target: RedisTarget | None = None,
+    ) -> None:
         self.client = client
+        self.target = target or RedisTarget(settings.redis_url)
         self.settings = settings
         self.view = view
         self.keys = RunKeys(settings.run)
@@ -100,7 +107,7 @@ class Monitor:
         senders = await self.reader.senders()
         now = time.time()
         self.timeline.record(now, self.stats.sent)
-        url = mask_url(self.settings.redis_url)
+        url = self.target.display
         return Snapshot(
             self.keys.run, state, self.stats, senders, self.created, now, url, self.timeline
         )

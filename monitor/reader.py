@@ -11,10 +11,10 @@ from redis.asyncio import Redis
 from redis.client import NEVER_DECODE
 
 from common.connection import raw_streams, stream_entries
+from common.heartbeat import Heartbeat
 from common.keys import RunKeys
 from common.tasks import cancel_all
 from monitor.stats import Stats
-from monitor.summary import SenderInfo
 
 logger = logging.getLogger(__name__)
 
@@ -67,9 +67,9 @@ class ResultsReader:
             await cancel_all([self._prefetch])
             self._prefetch = None
 
-    async def senders(self) -> dict[str, SenderInfo]:
+    async def senders(self) -> dict[str, Heartbeat]:
         raw: dict[str, str] = await self.client.hgetall(self.keys.senders)  # type: ignore[assignment]
-        return {name: SenderInfo.parse(name, value) for name, value in raw.items()}
+        return {name: Heartbeat.parse(name, value) for name, value in raw.items()}
 
     async def save_checkpoint(self, stats: Stats) -> None:
         """Save the totals with the last result id they include; then, when trimming, drop

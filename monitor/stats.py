@@ -12,8 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from common.codec import Result
+from common import results as r
 from common.histogram import LogHistogram
+from common.results import Result
 
 
 @dataclass
@@ -67,8 +68,14 @@ class _Batch:
     last_ts: str = "0"  # the ts field of its latest entry
 
 
-_NAMES = ("sender", "duration", "ts", "1", "dup", "latency")
+_NAMES = (r.SENDER, r.DURATION, r.TS, r.TRUE, r.DUP, r.LATENCY)
 _BYTE_NAMES = tuple(name.encode() for name in _NAMES)
+# Where the senders' layout (common.results) puts each name and value.
+_SENDER_NAME, _SENDER = r.AT[r.SENDER] - 1, r.AT[r.SENDER]
+_DURATION_NAME, _DURATION = r.AT[r.DURATION] - 1, r.AT[r.DURATION]
+_TS_NAME, _TS = r.AT[r.TS] - 1, r.AT[r.TS]
+_OK = r.AT[r.OK]
+_EXTRA_NAME, _EXTRA = r.EXTRA_NAME_AT, r.EXTRA_AT
 
 
 def _pairs(flat: list[Any]) -> zip[tuple[Any, Any]]:
@@ -100,30 +107,29 @@ class Stats:
         batches: dict[Any, _Batch] = {}
         latencies: list[float] = []
         for _, f in entries:
-            # the senders' own layout: seq sender attempt ok duration ts [latency|dup]
-            if not (
+            if not (  # the senders' own layout (common.results), read by position
                 isinstance(f, list)
-                and len(f) >= 12
-                and f[2] == sender
-                and f[8] == duration
-                and f[10] == ts
+                and len(f) >= _EXTRA_NAME
+                and f[_SENDER_NAME] == sender
+                and f[_DURATION_NAME] == duration
+                and f[_TS_NAME] == ts
             ):
                 self._apply_fields(f)  # any other layout, field by field
                 continue
-            batch = batches.get(f[3])
+            batch = batches.get(f[_SENDER])
             if batch is None:
-                batch = batches[f[3]] = _Batch()
-            batch.durations.append(float(f[9]))
-            batch.last_ts = f[11]  # a sender writes its results in time order
-            extra = f[12] if len(f) > 12 else None
-            if f[7] != one:
+                batch = batches[f[_SENDER]] = _Batch()
+            batch.durations.append(float(f[_DURATION]))
+            batch.last_ts = f[_TS]  # a sender writes its results in time order
+            extra = f[_EXTRA_NAME] if len(f) > _EXTRA_NAME else None
+            if f[_OK] != one:
                 batch.failed += 1
             elif extra == dup:
                 batch.duplicates += 1
             else:
                 batch.sent += 1
                 if extra == latency:
-                    latencies.append(float(f[13]))
+                    latencies.append(float(f[_EXTRA]))
         for name, batch in batches.items():
             self._apply_batch(_text(name), batch)
         self.latency.add_many(latencies)
@@ -131,16 +137,7 @@ class Stats:
     def _apply_fields(self, fields: dict[Any, Any] | list[Any]) -> None:
         """One entry in any field order (written by hand, or by another version)."""
         pairs = fields.items() if isinstance(fields, dict) else _pairs(fields)
-        f = {_text(key): _text(value) for key, value in pairs}
-        raw_latency = f.get("latency")
-        self.count(
-            f["sender"],
-            float(f["duration"]),
-            float(f["ts"]),
-            f["ok"] == "1",
-            "dup" in f,
-            float(raw_latency) if raw_latency is not None else None,
-        )
+        self.apply(Result.from_fields({_text(key): _text(value) for key, value in pairs}))
 
     def _apply_batch(self, sender: str, batch: _Batch) -> None:
         stats = self._sender(sender)

@@ -2,51 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.heartbeat import Heartbeat
 from common.run import RunState
 from monitor.stats import Stats
 from monitor.timeline import Timeline
-
-
-@dataclass(frozen=True)
-class SenderInfo:
-    """What a sender says of itself in the run's senders hash."""
-
-    name: str
-    mean_time: float | None = None
-    failure_rate: float | None = None
-    concurrency: int = 1
-    status: str = "unknown"
-    heartbeat: float = 0.0
-    shape: float | None = None
-    inflight: int = 0
-    sent: int = 0
-
-    @classmethod
-    def parse(cls, name: str, raw: str) -> SenderInfo:
-        """The heartbeat JSON; anything unreadable gives an unknown profile, not a crash."""
-        try:
-            data = json.loads(raw)
-            return cls(
-                name,
-                _number(data.get("mean_time")),
-                _number(data.get("failure_rate")),
-                int(data.get("concurrency") or 1),
-                str(data.get("status", "unknown")),
-                float(data.get("heartbeat") or 0.0),
-                _number(data.get("shape")),
-                int(data.get("inflight") or 0),
-                int(data.get("sent") or 0),
-            )
-        except (ValueError, TypeError, AttributeError):
-            return cls(name)
-
-
-def _number(value: Any) -> float | None:
-    return None if value is None else float(value)
 
 
 @dataclass(frozen=True)
@@ -56,7 +18,7 @@ class Snapshot:
     run: str
     state: RunState
     stats: Stats
-    senders: dict[str, SenderInfo] = field(default_factory=dict)
+    senders: dict[str, Heartbeat] = field(default_factory=dict)
     created: float = 0.0
     now: float = 0.0
     url: str = ""  # the Redis URL, password masked
@@ -95,7 +57,7 @@ def summary(snap: Snapshot) -> dict[str, Any]:
 
 
 def _sender(name: str, snap: Snapshot) -> dict[str, Any]:
-    info = snap.senders.get(name, SenderInfo(name))
+    info = snap.senders.get(name, Heartbeat(name))
     stats = snap.stats.senders.get(name)
     return {
         "name": name,

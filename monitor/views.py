@@ -12,6 +12,7 @@ from common.format import duration
 from monitor import figures as fig
 from monitor.fleet import fleet
 from monitor.health import GONE, IDLE, LIVE
+from monitor.live import LiveView
 from monitor.rates import predicted_rate, rates
 from monitor.summary import Snapshot
 
@@ -32,6 +33,14 @@ class Closable(Protocol):
 def close_view(view: View) -> None:
     if isinstance(view, Closable):
         view.close()
+
+
+def make_view(plain: bool, *, tty: bool | None = None) -> View:
+    """The live dashboard when stderr is a terminal; plain key=value lines otherwise
+    (docker logs, pipes, CI) or with --plain. ``tty`` overrides the detection."""
+    if tty is None:
+        tty = sys.stderr.isatty()
+    return PlainView() if plain or not tty else LiveView()
 
 
 def plain_line(snap: Snapshot) -> str:

@@ -5,42 +5,43 @@ from __future__ import annotations
 import asyncio
 import logging
 from pathlib import Path
-from typing import Annotated
 
 import typer
 
-from common.cli import run_async, settings_or_exit
-from common.connection import mask_url, server_client
+from common.cli import (
+    config_option,
+    given,
+    option,
+    redis_option,
+    run_async,
+    run_cli,
+    run_option,
+    settings_or_exit,
+)
+from common.connection import client_for
 from common.settings import ProducerSettings
 from common.stop import install_stop_handlers
+from common.target import RedisTarget
 from producer.main import produce
 
 logger = logging.getLogger(__name__)
 PROG = "sms-producer"
 app = typer.Typer(add_completion=False, help="Enqueue N SMS messages for a run.")
+P = ProducerSettings
 
 
 @app.command()
 def producer(
-    config: Annotated[Path | None, typer.Option(help="YAML config (num_messages).")] = None,
-    count: Annotated[int | None, typer.Option(help="Messages to enqueue [default: 1000].")] = None,
-    run: Annotated[str | None, typer.Option(help="Run name [default: default].")] = None,
-    redis_url: Annotated[str | None, typer.Option(help="Redis URL [env: REDIS_URL].")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed for reproducible content.")] = None,
-    max_backlog: Annotated[
-        int | None, typer.Option(help="Most undelivered messages in the outbox; 0 = no cap.")
-    ] = None,
+    ctx: typer.Context,
+    config: Path | None = config_option("num_messages"),
+    count: int = option(P, "count", "Messages to enqueue."),
+    run: str = run_option(),
+    redis_url: str | None = redis_option(),
+    seed: int | None = option(P, "seed", "Seed for reproducible content."),
+    max_backlog: int = option(P, "max_backlog", "Most undelivered messages enqueued; 0 = no cap."),
 ) -> None:
     """Enqueue the run's messages in atomic batches; resume a run that stopped midway."""
-    flags = {
-        "config": config,
-        "count": count,
-        "run": run,
-        "redis_url": redis_url,
-        "seed": seed,
-        "max_backlog": max_backlog,
-    }
-    settings = settings_or_exit(PROG, ProducerSettings, flags)
+    settings = settings_or_exit(PROG, ProducerSettings, given(ctx))
     produced = run_async(PROG, _main(settings))
     if produced < settings.count:
         logger.info(
@@ -51,15 +52,13 @@ def producer(
 async def _main(settings: ProducerSettings) -> int:
     stop = asyncio.Event()
     install_stop_handlers(stop, PROG)
-    async with server_client(settings.server_url) as client:
+    target = RedisTarget.for_role(settings.redis_url)
+    async with client_for(target, "producer") as client:
         logger.info(
-            "producing %d messages for run %r on %s",
-            settings.count,
-            settings.run,
-            mask_url(settings.server_url),
+            "producing %d messages for run %r on %s", settings.count, settings.run, target.display
         )
         return await produce(client, settings, stop)
 
 
-def main() -> None:
-    app(prog_name=PROG)
+def main(argv: list[str] | None = None) -> None:
+    run_cli(app, PROG, argv)

@@ -10,31 +10,11 @@ from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from common import keys as k
-from common.errors import UsageProblem
+from common import scripts
+from common.errors import UsageProblem, run_gone
 from common.keys import RunKeys
-from common.run import RunMissing
 
-# One round trip per batch: XADD every message and advance ``produced`` atomically, so a
-# producer killed mid-batch leaves either the whole batch or none of it. A stale ``start``
-# (another producer got there first) is refused, so no seq is ever written twice.
-ENQUEUE = """
-local start = tonumber(ARGV[1])
-local produced = tonumber(redis.call('HGET', KEYS[2], 'produced'))
-if produced == nil then return redis.error_reply('NORUN run meta is gone') end
-if produced ~= start then return redis.error_reply('STALE produced=' .. produced) end
-local seq, to = start, nil
-for line in string.gmatch(ARGV[3], '[^\\n]+') do
-  if to == nil then
-    to = line
-  else
-    redis.call('XADD', KEYS[1], '*', 'seq', seq, 'to', to, 'body', line, 'created', ARGV[2])
-    seq = seq + 1
-    to = nil
-  end
-end
-redis.call('HSET', KEYS[2], 'produced', seq)
-return seq
-"""
+ENQUEUE = scripts.load("producer", "enqueue.lua")
 
 
 class CountMismatch(UsageProblem):
@@ -91,7 +71,7 @@ class RunWriter:
         if text.startswith("STALE produced="):
             return int(text.removeprefix("STALE produced="))
         if text.startswith("NORUN"):
-            raise RunMissing(f"run {self.keys.run!r} is gone from Redis") from None
+            raise run_gone(self.keys.run) from None
         raise exc
 
     async def backlog(self) -> int:

@@ -6,7 +6,8 @@ import logging
 import time
 from dataclasses import dataclass
 
-from common.codec import MalformedEntry, Message
+from common.codec import Message
+from common.errors import MalformedEntry
 from sender.gateway import Gateway
 from sender.inbox import Fields
 from sender.recorder import ABANDON, FAIL, MALFORMED, OK, Outcome

@@ -4,70 +4,66 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from typing import Annotated
 
 import typer
 
-from common.cli import run_async, settings_or_exit
-from common.connection import server_client
+from common.cli import (
+    config_option,
+    given,
+    option,
+    redis_option,
+    run_async,
+    run_cli,
+    run_option,
+    settings_or_exit,
+)
+from common.connection import client_for
 from common.settings import SenderSettings
 from common.stop import install_stop_handlers
-from sender.worker import Sender
+from common.target import RedisTarget
+from sender.worker import serve
 
 PROG = "sms-sender"
 app = typer.Typer(add_completion=False, help="Send a run's messages as one simulated gateway.")
+S = SenderSettings
 
 
 @app.command()
 def sender(
-    config: Annotated[Path | None, typer.Option(help="YAML config (senders, shape).")] = None,
-    mean_time: Annotated[float | None, typer.Option(help="Mean seconds per attempt.")] = None,
-    failure_rate: Annotated[float | None, typer.Option(help="Chance an attempt fails.")] = None,
-    shape: Annotated[float | None, typer.Option(help="Gamma shape [default: 10].")] = None,
-    concurrency: Annotated[int | None, typer.Option(help="Send slots [default: 1].")] = None,
-    max_attempts: Annotated[
-        int | None, typer.Option(help="Abandon a message after N attempts [default: never].")
-    ] = None,
-    claim_idle: Annotated[
-        float | None, typer.Option(help="Take over messages idle this long [default: 10].")
-    ] = None,
-    grace: Annotated[
-        float | None, typer.Option(help="Seconds to finish in-flight work on stop [default: 5].")
-    ] = None,
-    name: Annotated[str | None, typer.Option(help="Consumer name [default: host-pid].")] = None,
-    run: Annotated[str | None, typer.Option(help="Run name [default: default].")] = None,
-    redis_url: Annotated[str | None, typer.Option(help="Redis URL [env: REDIS_URL].")] = None,
-    seed: Annotated[int | None, typer.Option(help="Seed for delays and failures.")] = None,
+    ctx: typer.Context,
+    config: Path | None = config_option("senders and shape"),
+    mean_time: float | None = option(S, "mean_time", "Mean seconds per attempt."),
+    failure_rate: float | None = option(S, "failure_rate", "Chance an attempt fails."),
+    shape: float = option(S, "shape", "Gamma shape of the delay."),
+    concurrency: int | None = option(
+        S, "concurrency", "Send slots (default: the profile's, else 1)."
+    ),
+    max_attempts: int | None = option(
+        S, "max_attempts", "Abandon a message after N attempts (default: never)."
+    ),
+    claim_idle: float = option(S, "claim_idle", "Take over messages idle this long (s)."),
+    grace: float = option(S, "grace", "Seconds to finish in-flight work on stop."),
+    name: str | None = option(S, "name", "Consumer name (default: host-pid)."),
+    run: str = run_option(),
+    redis_url: str | None = redis_option(),
+    seed: int | None = option(S, "seed", "Seed for delays and failures."),
 ) -> None:
     """Take messages from the run's consumer group and "send" them until the run is done.
 
     Without --mean-time and --failure-rate, the sender claims the next profile of the
     config's ``senders`` list.
     """
-    flags = {
-        "config": config,
-        "mean_time": mean_time,
-        "failure_rate": failure_rate,
-        "shape": shape,
-        "concurrency": concurrency,
-        "max_attempts": max_attempts,
-        "claim_idle": claim_idle,
-        "grace": grace,
-        "name": name,
-        "run": run,
-        "redis_url": redis_url,
-        "seed": seed,
-    }
-    settings = settings_or_exit(PROG, SenderSettings, flags)
+    settings = settings_or_exit(PROG, SenderSettings, given(ctx))
     run_async(PROG, _main(settings))
 
 
 async def _main(settings: SenderSettings) -> None:
     stop = asyncio.Event()
     install_stop_handlers(stop, PROG)
-    async with server_client(settings.server_url) as client:
-        await Sender(client, settings, stop).run()
+    target = RedisTarget.for_role(settings.redis_url)
+    async with client_for(target, "sender") as client:
+        await serve(client, settings, stop)
 
 
-def main() -> None:
-    app(prog_name=PROG)
+def main(argv: list[str] | None = None) -> None:
+    run_cli(app, PROG, argv)

@@ -10,8 +10,9 @@ from redis.exceptions import ResponseError
 
 from common import keys as k
 from common.connection import raw_streams, stream_entries
+from common.errors import translate
 from common.keys import RunKeys
-from common.run import RunMissing, ensure_group
+from common.run import ensure_group
 
 logger = logging.getLogger(__name__)
 
@@ -23,13 +24,13 @@ HAND_BACK_IDLE_MS = 10**9  # idle long enough that any live sender may take it a
 
 class Inbox:
     def __init__(
-        self, client: Redis, keys: RunKeys, consumer: str, block_ms: int = BLOCK_MS
+        self, client: Redis, keys: RunKeys, consumer: str, block_ms: float = BLOCK_MS
     ) -> None:
         self.client = client
         self._raw = raw_streams(client)
         self.keys = keys
         self.consumer = consumer
-        self.block_ms = block_ms
+        self.block_ms = max(1, int(block_ms))  # BLOCK 0 would wait for ever
         self._pending_cursor: str | None = "0"
 
     async def join(self) -> None:
@@ -119,7 +120,5 @@ class Inbox:
         return [(eid, fields) for eid, fields in entries if fields]
 
 
-def _missing(exc: ResponseError, keys: RunKeys) -> Exception:
-    if "NOGROUP" in str(exc):
-        return RunMissing(f"run {keys.run!r} is gone from Redis (consumer group missing)")
-    return exc
+def _missing(exc: ResponseError, keys: RunKeys) -> BaseException:
+    return translate(exc, keys.run)

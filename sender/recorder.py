@@ -19,11 +19,10 @@ import uuid
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
-from redis.exceptions import ResponseError
 
-from common import keys as k
+from common import scripts
+from common.errors import translate
 from common.keys import RunKeys
-from common.run import RunMissing
 
 logger = logging.getLogger(__name__)
 
@@ -31,108 +30,7 @@ FAIL, OK, ABANDON, MALFORMED = "fail", "ok", "abandon", "malformed"
 LINGER = 0.005  # seconds an outcome may wait for others to share its write
 COMPACT_AT = 1 << 16  # settled bits (8 KiB) that leave the delivered bitmap at once
 
-RECORD = """
-local outbox, results, delivered, meta, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local group, sender, batch, compact_at = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[5])
-if redis.call('EXISTS', meta) == 0 then return redis.error_reply('NORUN run meta is gone') end
-local tag = 'batch:' .. sender
-local state = redis.call('HMGET', meta, 'produced', tag, 'delivered_base')
-if state[2] == batch then return 'REPLAY' end
-
--- Bit (seq - base) of the delivered bitmap is message seq's. Every seq below base is
--- settled (delivered, or given up), so a success for one of them is a duplicate.
-local base = tonumber(state[3]) or 0
-local function set_delivered(seq)
-  local offset = tonumber(seq) - base
-  if offset < 0 then return 1 end
-  return redis.call('SETBIT', delivered, offset, 1)
-end
-local function is_delivered(seq)
-  local offset = tonumber(seq) - base
-  if offset < 0 then return 1 end
-  return redis.call('GETBIT', delivered, offset)
-end
-
--- The outbox holds messages in seq order (only the producer writes it) and is trimmed
--- only below what is settled, so every seq below its first entry's is settled: once
--- compact_at of those bits pile up, they leave the bitmap, which stays as small as the
--- backlog however many messages the run has.
-local function compact()
-  local first = redis.call('XRANGE', outbox, '-', '+', 'COUNT', 1)[1]
-  local low = tonumber(state[1]) or 0
-  if first then
-    local fields = first[2]
-    local seq = fields[1] == 'seq' and tonumber(fields[2])
-    if not seq or seq > low then return end  -- not the producer's: wait until it is gone
-    low = seq
-  end
-  local shift = low - base
-  if shift < compact_at then return end
-  shift = shift - shift % 8
-  redis.call('SET', delivered, redis.call('GETRANGE', delivered, shift / 8, -1))
-  redis.call('HINCRBY', meta, 'delivered_base', shift)
-end
-
--- Acked entries leave the outbox by trimming below the oldest entry still pending, or
--- below the first unread one when nothing is pending: whole stream nodes go at once,
--- which costs far less than deleting entry by entry.
-local function trim_floor(stream, name)
-  local floor = redis.call('XPENDING', stream, name)[2]
-  if floor then return floor end
-  for _, info in ipairs(redis.call('XINFO', 'GROUPS', stream)) do
-    local fields = {}
-    for i = 1, #info, 2 do fields[info[i]] = info[i + 1] end
-    if fields['name'] == name then
-      local ms, seq = string.match(fields['last-delivered-id'], '^(%d+)-(%d+)$')
-      return ms .. '-' .. string.format('%d', tonumber(seq) + 1)
-    end
-  end
-  return '0-0'
-end
-
-local flags, settled = {}, {}
-local counts = {delivered = 0, abandoned = 0, dead_letters = 0}
--- One outcome per line: kind, id, seq, attempt, duration, ts, extra (tab-separated).
-local line = '(%a+)\\t([^\\t]*)\\t([^\\t]*)\\t([^\\t]*)\\t([^\\t]*)\\t([^\\t]*)\\t([^\\n]*)'
-for kind, id, seq, attempt, duration, ts, extra in string.gmatch(ARGV[4], line) do
-  local flag = '1'
-  if kind == 'fail' then
-    redis.call('XADD', results, '*', 'seq', seq, 'sender', sender, 'attempt', attempt,
-               'ok', '0', 'duration', duration, 'ts', ts)
-  elseif kind == 'ok' then
-    if set_delivered(seq) == 1 then
-      flag = '0'
-      redis.call('XADD', results, '*', 'seq', seq, 'sender', sender, 'attempt', attempt,
-                 'ok', '1', 'duration', duration, 'ts', ts, 'dup', '1')
-    else
-      counts.delivered = counts.delivered + 1
-      redis.call('XADD', results, '*', 'seq', seq, 'sender', sender, 'attempt', attempt,
-                 'ok', '1', 'duration', duration, 'ts', ts, 'latency', extra)
-    end
-  else
-    if kind == 'malformed' then
-      counts.dead_letters = counts.dead_letters + 1
-    elseif is_delivered(seq) == 0 then
-      counts.abandoned = counts.abandoned + 1
-    else
-      flag = '0'
-    end
-    redis.call('XADD', dead, '*', 'id', id, 'seq', seq, 'sender', sender, 'reason', extra)
-  end
-  if kind ~= 'fail' then settled[#settled + 1] = id end
-  flags[#flags + 1] = flag
-end
-if #settled > 0 then
-  redis.call('XACK', outbox, group, unpack(settled))
-  redis.call('XTRIM', outbox, 'MINID', trim_floor(outbox, group))
-  compact()
-end
-for field, n in pairs(counts) do
-  if n > 0 then redis.call('HINCRBY', meta, field, n) end
-end
-redis.call('HSET', meta, tag, batch)
-return table.concat(flags)
-"""
+RECORD = scripts.load("sender", "record.lua")
 
 
 @dataclass(slots=True)
@@ -231,17 +129,19 @@ class Recorder:
             flags: list[bool] = []
             try:
                 for start in range(0, len(outcomes), self.max_batch):
-                    flags += await self._write(outcomes[start : start + self.max_batch])
+                    chunk = outcomes[start : start + self.max_batch]
+                    flags += await self.write(chunk, f"{self._nonce}-{next(self._batches)}")
             except Exception as exc:
-                error = _translate(exc, self.keys)
+                error = translate(exc, self.keys.run)
                 _settle(claims, error)
                 raise error from None
             for future, first, count in claims:
                 if not future.done():
                     future.set_result(flags[first : first + count])
 
-    async def _write(self, outcomes: list[Outcome]) -> list[bool]:
-        batch_id = f"{self._nonce}-{next(self._batches)}"
+    async def write(self, outcomes: list[Outcome], batch_id: str) -> list[bool]:
+        """Write one batch now; a batch written before under the same id (a retry after
+        a lost reply) is not written again and gets the flags of its first write."""
         payload = "\n".join([outcome.line() for outcome in outcomes])
         keys = [
             self.keys.outbox,
@@ -250,20 +150,12 @@ class Recorder:
             self.keys.meta,
             self.keys.dead,
         ]
-        args: list[str | int] = [k.GROUP, self.sender, batch_id, payload, self.compact_at]
+        args: list[str | int] = [self.sender, batch_id, payload, self.compact_at]
         reply = await self._script(keys=keys, args=args)
-        if reply == "REPLAY":  # written before the connection dropped
-            return [True] * len(outcomes)
         return [flag == "1" for flag in str(reply)]
 
 
-def _translate(exc: Exception, keys: RunKeys) -> Exception:
-    if isinstance(exc, ResponseError) and "NORUN" in str(exc):
-        return RunMissing(f"run {keys.run!r} is gone from Redis (restarted without persistence?)")
-    return exc
-
-
-def _settle(claims: list[Claim], exc: Exception) -> None:
+def _settle(claims: list[Claim], exc: BaseException) -> None:
     for future, _, _ in claims:
         if not future.done():
             future.set_exception(exc)

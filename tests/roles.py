@@ -14,7 +14,7 @@ from monitor.main import Monitor
 from monitor.summary import Snapshot
 from monitor.views import PlainView
 from producer.main import produce
-from sender.worker import Sender
+from sender.worker import Sender, serve
 
 
 class ScriptedRandom(random.Random):
@@ -54,8 +54,10 @@ def sender_settings(run: str, **kw: Any) -> SenderSettings:
 
 async def send_all(client: Redis, run: str, rng: random.Random | None = None, **kw: Any) -> Sender:
     """Run one sender until the run completes (10 s at most)."""
-    sender = Sender(client, sender_settings(run, **kw), asyncio.Event(), rng=rng)
-    await asyncio.wait_for(sender.run(), 10)
+    sender = await asyncio.wait_for(
+        serve(client, sender_settings(run, **kw), asyncio.Event(), rng=rng), 10
+    )
+    assert sender is not None
     return sender
 
 

@@ -11,9 +11,12 @@ from hypothesis import strategies as st
 from redis.asyncio import Redis
 
 from common import keys as k
-from common.connection import EmbeddedRedis, RedisUnavailable, check_server
+from common.codec import Message
+from common.connection import EmbeddedRedis, check_server
+from common.errors import RedisUnavailable, RunMissing
 from common.keys import RunKeys
-from common.run import RunMissing, read_state
+from common.run import read_state
+from common.target import RedisTarget
 from monitor.reader import ResultsReader
 from monitor.stats import Stats
 from sender.inbox import Inbox
@@ -89,7 +92,7 @@ async def test_a_redis_older_than_6_2_is_refused() -> None:
             return {"redis_version": "6.0.16"}
 
     with pytest.raises(RedisUnavailable, match=r"6\.0\.16; 6\.2 or newer"):
-        await check_server(OldServer(), "redis://old:6379/0")
+        await check_server(OldServer(), RedisTarget("redis://old:6379/0"))
 
 
 async def _submit(recorder: Recorder, outcome: Outcome) -> bool:
@@ -174,10 +177,11 @@ async def test_a_sender_leaves_no_task_behind_when_the_run_vanishes(
     # Every slot busy for about 10 s: the keep-fresh sweep (every claim_idle/3 = 0.33 s)
     # notices first; handing the four messages back fails too. Both say "run is gone".
     settings = sender_settings(keys.run, mean_time=10.0, concurrency=4)
-    sender = Sender(client, settings, asyncio.Event())
+    sender = await Sender.create(client, settings, asyncio.Event())
+    assert sender is not None
     running = asyncio.create_task(sender.run())
     for _ in range(500):
-        if len(sender.inflight) == 4:
+        if len(sender.slots.inflight) == 4:
             break
         await asyncio.sleep(0.01)
     await client.delete(*keys.all())
@@ -185,3 +189,19 @@ async def test_a_sender_leaves_no_task_behind_when_the_run_vanishes(
         await asyncio.wait_for(running, 3)
     left = [t for t in asyncio.all_tasks() if t is not asyncio.current_task() and not t.done()]
     assert left == []
+
+
+async def test_a_replayed_batch_is_written_once_and_keeps_its_flags(
+    client: Redis, keys: RunKeys
+) -> None:
+    await produce_now(client, keys.run, 2)
+    [(first, fields)] = await Inbox(client, keys, "gw").read(1)
+    seq = str(Message.parse(fields).seq)
+    recorder = Recorder(client, keys, "gw")
+    await recorder.write([Outcome(OK, first, seq, 1, 0.1, 1.0, "0.5")], "b-1")
+    # the same message again (a duplicate), then the batch replayed after a lost reply
+    batch = [Outcome(FAIL, first, seq, 2, 0.1, 2.0), Outcome(OK, first, seq, 3, 0.1, 3.0, "1")]
+    assert await recorder.write(batch, "b-2") == [True, False]
+    assert await recorder.write(batch, "b-2") == [True, False]
+    assert await client.xlen(keys.results) == 3
+    assert await client.hget(keys.meta, k.META_DELIVERED) == "1"

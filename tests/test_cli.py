@@ -1,20 +1,49 @@
-"""Exit codes and one-line errors of every command, through typer's CliRunner."""
+"""Exit codes and one-line errors of every command, through each command's ``main``."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
-from launcher.cli import app as sim_app
-from monitor.cli import app as monitor_app
-from producer.cli import app as producer_app
-from sender.cli import app as sender_app
+from launcher.cli import main as sim_app
+from monitor.cli import main as monitor_app
+from producer.cli import main as producer_app
+from sender.cli import main as sender_app
 
-runner = CliRunner()
 DEAD_URL = "redis://:s3cret@127.0.0.1:1/0"
+Main = Callable[[list[str]], None]
+
+
+@dataclass
+class Outcome:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+@pytest.fixture
+def runner(capsys: pytest.CaptureFixture[str]) -> Callable[[Main, list[str]], Outcome]:
+    def invoke(main: Main, args: list[str]) -> Outcome:
+        try:
+            main(args)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        out, err = capsys.readouterr()
+        return Outcome(code, out, err)
+
+    return invoke
+
+
+Runner = Callable[[Main, list[str]], Outcome]
 
 
 @pytest.fixture(autouse=True)
@@ -41,28 +70,30 @@ def error_line(output: str) -> str:
         (sim_app, ["run", "missing.yaml"], "config file not found"),
     ],
 )
-def test_bad_input_exits_2_with_one_line(app: object, args: list[str], expected: str) -> None:
-    result = runner.invoke(app, args)  # type: ignore[arg-type]
+def test_bad_input_exits_2_with_one_line(
+    runner: Runner, app: Main, args: list[str], expected: str
+) -> None:
+    result = runner(app, args)
     assert result.exit_code == 2, result.output
     assert expected in error_line(result.output)
     assert "Traceback" not in result.output
 
 
-def test_bad_config_file_exits_2(tmp_path: Path) -> None:
+def test_bad_config_file_exits_2(runner: Runner, tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("num_messages: 10\nsenders: []\n")
-    result = runner.invoke(sim_app, ["run", "bad.yaml"])
+    result = runner(sim_app, ["run", "bad.yaml"])
     assert result.exit_code == 2
     assert "senders" in error_line(result.output)
     (tmp_path / "bad.yaml").write_text("report_period: 0\n")
-    result = runner.invoke(producer_app, ["--config", "bad.yaml"])
+    result = runner(producer_app, ["--config", "bad.yaml"])
     assert result.exit_code == 2
     assert "report_period" in error_line(result.output)
 
 
-def test_non_numeric_flag_exits_2() -> None:
-    result = runner.invoke(producer_app, ["--count", "many"])
+def test_non_numeric_flag_exits_2(runner: Runner) -> None:
+    result = runner(producer_app, ["--count", "many"])
     assert result.exit_code == 2
-    assert "--count" in result.output
+    assert "--count" in error_line(result.output)
 
 
 @pytest.mark.parametrize(
@@ -75,21 +106,23 @@ def test_non_numeric_flag_exits_2() -> None:
         (sim_app, ["run", "--plain"]),
     ],
 )
-def test_unreachable_redis_exits_1_with_masked_url(app: object, args: list[str]) -> None:
-    result = runner.invoke(app, [*args, "--redis-url", DEAD_URL])  # type: ignore[arg-type]
+def test_unreachable_redis_exits_1_with_masked_url(
+    runner: Runner, app: Main, args: list[str]
+) -> None:
+    result = runner(app, [*args, "--redis-url", DEAD_URL])
     assert result.exit_code == 1, result.output
     line = error_line(result.output)
     assert "127.0.0.1:1" in line
     assert "s3cret" not in result.output
 
 
-def test_sim_run_on_embedded_redis_prints_json(tmp_path: Path) -> None:
+def test_sim_run_on_embedded_redis_prints_json(runner: Runner, tmp_path: Path) -> None:
     (tmp_path / "c.yaml").write_text(
         "num_messages: 60\nreport_period: 0.2\n"
         "senders:\n  - {mean_time: 0.001, failure_rate: 0.5}\n"
         "  - {mean_time: 0.002, failure_rate: 0.2}\n"
     )
-    result = runner.invoke(sim_app, ["run", "c.yaml", "--json", "--plain", "--seed", "3"])
+    result = runner(sim_app, ["run", "c.yaml", "--json", "--plain", "--seed", "3"])
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout.strip().splitlines()[-1])
     assert summary["sent"] == summary["total"] == 60

@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-from common.codec import Result
 from common.histogram import LogHistogram
 from common.keys import RunKeys
+from common.results import Result
 from monitor.reader import ResultsReader
 from monitor.stats import Stats
 

@@ -19,27 +19,27 @@ from redis.asyncio import Redis
 from rich.console import Console
 
 from common import keys as k
-from common.codec import Result
+from common.heartbeat import Heartbeat
 from common.keys import RunKeys
+from common.results import Result
 from common.run import RunState
 from common.settings import MonitorSettings
-from monitor.cli import make_view
 from monitor.fleet import fleet
 from monitor.health import FRESH, GONE, GONE_AFTER, IDLE, LIVE, RECENT_WORK, sender_status
 from monitor.live import LiveView, render
 from monitor.main import Monitor
 from monitor.rates import predicted_rate, rates
 from monitor.stats import Stats
-from monitor.summary import SenderInfo, Snapshot, summary
+from monitor.summary import Snapshot, summary
 from monitor.timeline import MAX_POINTS, Timeline
-from monitor.views import PlainView, final_text, plain_line
+from monitor.views import PlainView, final_text, make_view, plain_line
 from tests.support import ROOT
 
 NOW = 1_700_000_100.0
 ESC = "\x1b"
 
 
-def info(name: str, **kw: Any) -> SenderInfo:
+def info(name: str, **kw: Any) -> Heartbeat:
     base: dict[str, Any] = {
         "mean_time": 0.1,
         "failure_rate": 0.5,
@@ -49,7 +49,7 @@ def info(name: str, **kw: Any) -> SenderInfo:
         "shape": 10.0,
         "inflight": 1,
     }
-    return SenderInfo(name, **{**base, **kw})
+    return Heartbeat(name, **{**base, **kw})
 
 
 def sample_stats() -> Stats:
@@ -303,9 +303,9 @@ def test_heartbeat_json_is_parsed_and_garbage_is_survived() -> None:
             "sent": 17,
         }
     )
-    parsed = SenderInfo.parse("gw", raw)
-    assert parsed == SenderInfo("gw", 0.05, 0.5, 3, "live", NOW, 10.0, 2, 17)
-    assert SenderInfo.parse("gw", "{not json") == SenderInfo("gw")
+    parsed = Heartbeat.parse("gw", raw)
+    assert parsed == Heartbeat("gw", 0.05, 0.5, 3, "live", NOW, 10.0, 2, 17)
+    assert Heartbeat.parse("gw", "{not json") == Heartbeat("gw")
 
 
 # -- rates, ETA and prediction -----------------------------------------------------------

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from common.configfile import ConfigError
+from common.errors import ConfigError
 from common.settings import (
-    DEFAULT_FLEET,
+    EXAMPLE_FLEET,
     MonitorSettings,
     ProducerSettings,
     SenderSettings,
@@ -53,13 +53,14 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_seed_yaml_is_accepted_verbatim(tmp_path: Path) -> None:
     cfg = read_config_file(write(tmp_path, SEED_YAML))
     assert cfg.num_messages == 1000 and cfg.report_period == 2.0 and cfg.shape == 10.0
+    assert cfg.senders is not None
     assert [(s.mean_time, s.failure_rate) for s in cfg.senders] == [(0.05, 0.5), (0.1, 0.45)]
 
 
 def test_repository_config_is_the_default_fleet(project_root: Path) -> None:
     cfg = read_config_file(project_root / "config.yaml")
-    assert cfg == SimConfig()
-    assert tuple(cfg.senders) == DEFAULT_FLEET
+    assert cfg == SimConfig.example()
+    assert tuple(cfg.senders or ()) == EXAMPLE_FLEET
 
 
 def test_precedence_flag_over_env_over_file_over_default(

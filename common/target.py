@@ -1,0 +1,93 @@
+"""Which Redis a command uses: a server named by URL, or the embedded in-process one.
+
+Resolved once, from ``--redis-url``/``REDIS_URL``: a URL names a server; no URL means
+the embedded server for ``sms-sim run``, and is refused by the roles (a role on its own
+never picks a server the user did not name).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from redis.connection import parse_url
+
+from common.errors import UsageProblem
+
+EMBEDDED = "embedded (in-process)"
+SCHEMES = ("redis", "rediss", "unix")
+EXAMPLE_URL = "redis://127.0.0.1:6379/0"
+
+
+def check_url(url: str) -> str:
+    """``url`` if it names a Redis server; ValueError (with the reason) otherwise."""
+    if not url.strip():
+        raise ValueError(f"the Redis URL is empty; give one such as {EXAMPLE_URL}")
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # ValueError: not a number, or out of range
+        parse_url(url)  # type: ignore[no-untyped-call]  # ValueError: a bad query argument such as socket_timeout=abc
+    except ValueError as exc:
+        raise ValueError(f"not a usable Redis URL ({exc})") from None
+    if parts.scheme not in SCHEMES:
+        raise ValueError(
+            f"not a Redis URL: the scheme must be redis://, rediss:// or unix:// (e.g. "
+            f"{EXAMPLE_URL})"
+        )
+    if parts.scheme != "unix" and not parts.hostname:
+        raise ValueError(f"the Redis URL names no host (e.g. {EXAMPLE_URL})")
+    if port == 0:
+        raise ValueError("port 0 is not a port a Redis server listens on")
+    db = parts.path.strip("/")
+    if parts.scheme != "unix" and db and not db.isdigit():
+        raise ValueError(f"the database must be a number, got {db!r}")
+    return url
+
+
+def mask_url(url: str) -> str:
+    """The URL with any password replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    port = f":{parts.port}" if parts.port else ""
+    netloc = f"{user}:***@{host}{port}"
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+
+
+@dataclass(frozen=True)
+class RedisTarget:
+    """A server by URL, or the embedded one (``url`` None)."""
+
+    url: str | None = None
+
+    @property
+    def embedded(self) -> bool:
+        return self.url is None
+
+    @property
+    def display(self) -> str:
+        """What the user reads: the masked URL, or that the server is embedded."""
+        return EMBEDDED if self.url is None else mask_url(self.url)
+
+    @property
+    def tls(self) -> bool:
+        return self.url is not None and self.url.startswith("rediss://")
+
+    @classmethod
+    def for_role(cls, url: str | None) -> RedisTarget:
+        """A role needs a named server."""
+        if url is None:
+            raise UsageProblem(
+                "no Redis named: give --redis-url URL or set REDIS_URL "
+                f"(for example {EXAMPLE_URL}); `sms-sim run` alone runs on an embedded one"
+            )
+        return cls(url)
+
+    @classmethod
+    def for_launcher(cls, url: str | None) -> RedisTarget:
+        """``sms-sim run``: the named server, or the embedded one."""
+        return cls(url)

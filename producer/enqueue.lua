@@ -1,0 +1,29 @@
+-- Enqueue one batch of messages and advance the run's produced count, atomically: a
+-- producer killed mid-batch leaves either the whole batch or none of it. A stale start
+-- (another producer got there first, or this batch was written before a lost reply) is
+-- refused, so no seq is ever written twice.
+--
+-- KEYS[1] outbox    stream of messages
+-- KEYS[2] meta      hash: the run's counters
+-- ARGV[1] start     seq of the batch's first message (must equal meta's produced)
+-- ARGV[2] created   epoch seconds, the same for the whole batch
+-- ARGV[3] payload   phone number and body lines alternating (bodies hold no newline)
+-- Returns the new produced count; errors NORUN (meta gone), STALE produced=<n>.
+
+local start = tonumber(ARGV[1])
+local produced = tonumber(redis.call('HGET', KEYS[2], META.produced))
+if produced == nil then return redis.error_reply('NORUN run meta is gone') end
+if produced ~= start then return redis.error_reply('STALE produced=' .. produced) end
+local seq, to = start, nil
+for line in string.gmatch(ARGV[3], '[^\n]+') do
+  if to == nil then
+    to = line
+  else
+    redis.call('XADD', KEYS[1], '*', MSG.seq, seq, MSG.to, to, MSG.body, line,
+               MSG.created, ARGV[2])
+    seq = seq + 1
+    to = nil
+  end
+end
+redis.call('HSET', KEYS[2], META.produced, seq)
+return seq
