@@ -9,12 +9,16 @@
 
 from __future__ import annotations
 
+import logging
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from common import results as r
 from common.histogram import LogHistogram
 from common.results import Result
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -65,7 +69,11 @@ class _Batch:
     sent: int = 0
     failed: int = 0
     duplicates: int = 0
-    last_ts: str = "0"  # the ts field of its latest entry
+    ts: list[float] = field(default_factory=list)  # when each attempt was recorded
+
+    @property
+    def last(self) -> float:
+        return self.ts[-1]  # a sender writes its results in time order
 
 
 _NAMES = (r.SENDER, r.DURATION, r.TS, r.TRUE, r.DUP, r.LATENCY)
@@ -83,29 +91,21 @@ def _pairs(flat: list[Any]) -> zip[tuple[Any, Any]]:
 
 
 def _text(value: str | bytes) -> str:
-    return value.decode() if isinstance(value, bytes) else value
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
 
 
-@dataclass
-class Stats:
-    senders: dict[str, SenderStats] = field(default_factory=dict)
-    latency: LogHistogram = field(default_factory=LogHistogram)
-    last_ts: float = 0.0
+class _Unreadable(Exception):
+    """A slice holds an entry the fast path cannot count."""
 
-    def apply(self, result: Result) -> None:
-        self.count(result.sender, result.duration, result.ts, result.ok, result.dup, result.latency)
 
-    def apply_entries(self, entries: list[tuple[Any, Any]]) -> None:
-        """Count results-stream entries: the monitor's hot path, so no object per entry
-        and no call per value; the histograms take each sender's values in one go.
-
-        An entry's fields come as a flat ``[field, value, ...]`` list of a raw reply (str,
-        or bytes when read undecoded) or as a dict.
-        """
-        undecoded = bool(entries) and isinstance(entries[0][0], bytes)
-        sender, duration, ts, one, dup, latency = _BYTE_NAMES if undecoded else _NAMES
-        batches: dict[Any, _Batch] = {}
-        latencies: list[float] = []
+def _slice(entries: list[tuple[Any, Any]]) -> tuple[dict[Any, _Batch], list[float]]:
+    """Each sender's attempts in ``entries``, and the latencies; _Unreadable when an entry
+    is not in the senders' layout with finite numbers (nothing is counted then)."""
+    undecoded = bool(entries) and isinstance(entries[0][0], bytes)
+    sender, duration, ts, one, dup, latency = _BYTE_NAMES if undecoded else _NAMES
+    batches: dict[Any, _Batch] = {}
+    latencies: list[float] = []
+    try:
         for _, f in entries:
             if not (  # the senders' own layout (common.results), read by position
                 isinstance(f, list)
@@ -114,13 +114,12 @@ class Stats:
                 and f[_DURATION_NAME] == duration
                 and f[_TS_NAME] == ts
             ):
-                self._apply_fields(f)  # any other layout, field by field
-                continue
+                raise _Unreadable
             batch = batches.get(f[_SENDER])
             if batch is None:
                 batch = batches[f[_SENDER]] = _Batch()
             batch.durations.append(float(f[_DURATION]))
-            batch.last_ts = f[_TS]  # a sender writes its results in time order
+            batch.ts.append(float(f[_TS]))
             extra = f[_EXTRA_NAME] if len(f) > _EXTRA_NAME else None
             if f[_OK] != one:
                 batch.failed += 1
@@ -130,14 +129,69 @@ class Stats:
                 batch.sent += 1
                 if extra == latency:
                     latencies.append(float(f[_EXTRA]))
+        for batch in batches.values():
+            _finite(sum(batch.durations) + sum(batch.ts))
+            if min(batch.durations) < 0:
+                raise _Unreadable
+        _finite(sum(latencies))
+    except (ValueError, TypeError, IndexError):
+        raise _Unreadable from None
+    return batches, latencies
+
+
+def _finite(total: float) -> None:
+    """One check for a whole sum: NaN or an infinity anywhere makes it so."""
+    if not math.isfinite(total):
+        raise _Unreadable
+
+
+def _check(result: Result) -> None:
+    numbers = (result.duration, result.ts, result.latency or 0.0)
+    if not all(math.isfinite(x) for x in numbers) or result.duration < 0:
+        raise ValueError(f"not a usable number in {result}")
+
+
+@dataclass
+class Stats:
+    senders: dict[str, SenderStats] = field(default_factory=dict)
+    latency: LogHistogram = field(default_factory=LogHistogram)
+    last_ts: float = 0.0
+    ignored: int = 0  # result entries no sender wrote (unreadable), left uncounted
+
+    def apply(self, result: Result) -> None:
+        self.count(result.sender, result.duration, result.ts, result.ok, result.dup, result.latency)
+
+    def apply_entries(self, entries: list[tuple[Any, Any]]) -> None:
+        """Count results-stream entries: the monitor's hot path, so no object per entry
+        and no call per value; the histograms take each sender's values in one go.
+
+        An entry's fields come as a flat ``[field, value, ...]`` list of a raw reply (str,
+        or bytes when read undecoded) or as a dict. A slice holding anything unreadable
+        (not a number, NaN, an infinity: not written by a sender) is counted entry by
+        entry instead, and what cannot be counted is ignored (``ignored``).
+        """
+        try:
+            batches, latencies = _slice(entries)
+        except _Unreadable:
+            for _, fields in entries:
+                self._apply_fields(fields)
+            return
         for name, batch in batches.items():
             self._apply_batch(_text(name), batch)
         self.latency.add_many(latencies)
 
     def _apply_fields(self, fields: dict[Any, Any] | list[Any]) -> None:
         """One entry in any field order (written by hand, or by another version)."""
-        pairs = fields.items() if isinstance(fields, dict) else _pairs(fields)
-        self.apply(Result.from_fields({_text(key): _text(value) for key, value in pairs}))
+        try:
+            pairs = fields.items() if isinstance(fields, dict) else _pairs(fields)
+            result = Result.from_fields({_text(key): _text(value) for key, value in pairs})
+            _check(result)
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
+            self.ignored += 1
+            if self.ignored == 1:
+                logger.warning("ignoring a result entry that no sender wrote: %s", exc)
+            return
+        self.apply(result)
 
     def _apply_batch(self, sender: str, batch: _Batch) -> None:
         stats = self._sender(sender)
@@ -145,7 +199,7 @@ class Stats:
         stats.sent += batch.sent
         stats.failed += batch.failed
         stats.duplicates += batch.duplicates
-        last_ts = float(batch.last_ts)
+        last_ts = batch.last
         if last_ts > stats.last_ts:
             stats.last_ts = last_ts
             self.last_ts = max(self.last_ts, last_ts)
@@ -207,6 +261,7 @@ class Stats:
             "senders": {n: s.to_dict() for n, s in self.senders.items()},
             "latency": self.latency.to_dict(),
             "last_ts": self.last_ts,
+            "ignored": self.ignored,
         }
 
     @classmethod
@@ -215,4 +270,5 @@ class Stats:
             {n: SenderStats.from_dict(s) for n, s in data["senders"].items()},
             LogHistogram.from_dict(data["latency"]),
             float(data["last_ts"]),
+            int(data.get("ignored", 0)),
         )

@@ -475,3 +475,31 @@ def test_raw_entries_in_any_field_order_count_the_same() -> None:
     assert _summary(fast) == _summary(reordered)
     assert (fast.sent, fast.failed, fast.duplicates) == (180, 60, 60)
     assert fast.last_ts == NOW - 1
+
+
+@pytest.mark.parametrize(
+    "junk",
+    [
+        ["duration", "nan"],
+        ["duration", "inf"],
+        ["duration", "-1"],
+        ["ts", "abc"],
+        ["latency", "-inf"],
+        ["sender", b"\xff\xfe".decode("latin-1")],
+    ],
+)
+def test_entries_no_sender_wrote_are_ignored_not_fatal(junk: list[str]) -> None:
+    entries = _raw_entries()
+    eid, fields = entries[12]  # a success with a latency: every field present
+    bad = list(fields)
+    at = bad.index(junk[0]) if junk[0] in bad else len(bad)
+    bad[at : at + 2] = junk
+    clean, mixed = Stats(), Stats()
+    clean.apply_entries(entries[:12] + entries[13:])
+    mixed.apply_entries([*entries[:12], (eid, bad), *entries[13:]])
+    expected_ignored = 0 if junk[0] == "sender" else 1
+    assert mixed.ignored == expected_ignored
+    if expected_ignored:
+        assert _summary(mixed) == _summary(clean)
+    else:  # an odd but valid name is counted, under its own name
+        assert mixed.sent == clean.sent + 1
