@@ -12,6 +12,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Coroutine
+from importlib.metadata import version
 from typing import Any, NoReturn, TypeVar
 
 import typer
@@ -53,6 +54,19 @@ def run_option() -> Any:
 
 def redis_option(what: str = "Redis server URL, e.g. redis://127.0.0.1:6379/0.") -> Any:
     return option(RoleSettings, "redis_url", what)
+
+
+def version_option() -> Any:
+    """``--version``: print the installed version and exit."""
+
+    def show(value: bool) -> None:
+        if value:
+            print(f"sms-sim {version('sms-sim')}")
+            raise typer.Exit
+
+    return typer.Option(
+        False, "--version", help="Show the version and exit.", callback=show, is_eager=True
+    )
 
 
 def given(ctx: typer.Context) -> dict[str, Any]:

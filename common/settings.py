@@ -10,6 +10,7 @@ Every number must be finite and within the limits below (``LIMITS`` in the READM
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Self, TypeVar
 
@@ -217,6 +218,19 @@ class MonitorSettings(RoleSettings):
     @classmethod
     def env_name(cls, field: str) -> str:
         return "MONITOR_JSON" if field == "json_output" else super().env_name(field)
+
+    @field_validator("report")
+    @classmethod
+    def _writable(cls, path: Path | None) -> Path | None:
+        """Refuse at once a report path that cannot be written at the end."""
+        if path is None:
+            return None
+        if path.is_dir():
+            raise ValueError(f"{path} is a directory; give a file name such as {path}/report.html")
+        folder = next((p for p in path.absolute().parents if p.exists()), None)
+        if folder is None or not folder.is_dir() or not os.access(folder, os.W_OK):
+            raise ValueError(f"cannot create {path}: {folder} is not a writable directory")
+        return path
 
     @classmethod
     def from_config(cls, cfg: SimConfig) -> dict[str, Any]:

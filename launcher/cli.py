@@ -19,6 +19,7 @@ from common.cli import (
     run_cli,
     run_option,
     settings_or_exit,
+    version_option,
 )
 from common.configfile import describe
 from common.connection import client_for
@@ -37,6 +38,13 @@ PROG = "sms-sim"
 app = typer.Typer(
     add_completion=False, no_args_is_help=True, help="SMS alert blast simulator on Redis Streams."
 )
+
+
+@app.callback()
+def sim(version: bool = version_option()) -> None:
+    """SMS alert blast simulator on Redis Streams."""
+
+
 M = MonitorSettings
 
 

@@ -18,6 +18,7 @@ from common.cli import (
     run_cli,
     run_option,
     settings_or_exit,
+    version_option,
 )
 from common.connection import client_for
 from common.settings import MonitorSettings
@@ -36,6 +37,7 @@ M = MonitorSettings
 @app.command()
 def monitor(
     ctx: typer.Context,
+    version: bool = version_option(),
     config: Path | None = config_option("report_period"),
     report_period: float = option(M, "report_period", "Seconds between reports."),
     run: str = run_option(),

@@ -17,6 +17,7 @@ from common.cli import (
     run_cli,
     run_option,
     settings_or_exit,
+    version_option,
 )
 from common.connection import client_for
 from common.settings import ProducerSettings
@@ -33,6 +34,7 @@ P = ProducerSettings
 @app.command()
 def producer(
     ctx: typer.Context,
+    version: bool = version_option(),
     config: Path | None = config_option("num_messages"),
     count: int = option(P, "count", "Messages to enqueue."),
     run: str = run_option(),

@@ -16,6 +16,7 @@ from common.cli import (
     run_cli,
     run_option,
     settings_or_exit,
+    version_option,
 )
 from common.connection import client_for
 from common.settings import SenderSettings
@@ -31,6 +32,7 @@ S = SenderSettings
 @app.command()
 def sender(
     ctx: typer.Context,
+    version: bool = version_option(),
     config: Path | None = config_option("senders and shape"),
     mean_time: float | None = option(S, "mean_time", "Mean seconds per attempt."),
     failure_rate: float | None = option(S, "failure_rate", "Chance an attempt fails."),
