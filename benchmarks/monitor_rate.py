@@ -17,6 +17,7 @@ import json
 import random
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 
 import redis
@@ -106,6 +107,7 @@ def prefill(client: redis.Redis, keys: RunKeys, n: int, seed: int = 1) -> int:
         send_pipelined(client, chunk)
     sent = n - n // FAIL_EVERY
     meta: dict[str, str | int | float] = {
+        k.META_ID: uuid.uuid4().hex,
         k.META_TOTAL: sent,
         k.META_PRODUCED: sent,
         k.META_DONE: 1,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from common.errors import MalformedEntry
 
@@ -14,6 +14,10 @@ SEQ, TO, BODY, CREATED = "seq", "to", "body", "created"
 MESSAGE_FIELDS = (SEQ, TO, BODY, CREATED)
 
 
+_BYTE_NAMES = tuple(name.encode() for name in MESSAGE_FIELDS)
+Fields = dict[str, str] | list[str] | list[bytes]
+
+
 class Message(NamedTuple):
     seq: int
     to: str
@@ -21,34 +25,41 @@ class Message(NamedTuple):
     created: float
 
     @classmethod
-    def parse(cls, fields: dict[str, str] | list[str]) -> Message:
-        """Decode and validate an outbox entry (its fields as a dict, or as the flat
-        ``[field, value, ...]`` list of a raw reply); raise MalformedEntry with the reason."""
+    def parse(cls, fields: Fields) -> Message:
+        """Decode and validate an outbox entry: its fields as a dict, or as the flat
+        ``[field, value, ...]`` list of a raw reply (str, or bytes as Redis holds them);
+        raise MalformedEntry with the reason."""
         if isinstance(fields, list):
+            names = _BYTE_NAMES if fields and isinstance(fields[0], bytes) else MESSAGE_FIELDS
             if (  # the producer's layout, the hot path
                 len(fields) == 8
-                and fields[0] == SEQ
-                and fields[2] == TO
-                and fields[4] == BODY
-                and fields[6] == CREATED
+                and fields[0] == names[0]
+                and fields[2] == names[1]
+                and fields[4] == names[2]
+                and fields[6] == names[3]
             ):
                 return cls.validate(fields[1], fields[3], fields[5], fields[7])
-            fields = _flat_fields(fields)
+            named = _flat_fields(fields)
+        else:
+            named = dict(fields)
         try:
-            return cls.validate(fields[SEQ], fields[TO], fields[BODY], fields[CREATED])
+            return cls.validate(named[SEQ], named[TO], named[BODY], named[CREATED])
         except KeyError as exc:
             raise MalformedEntry(f"missing field {exc.args[0]}") from None
 
     @classmethod
-    def validate(cls, seq: str, to: str, body: str, created: str) -> Message:
+    def validate(
+        cls, seq: str | bytes, to: str | bytes, body: str | bytes, created: str | bytes
+    ) -> Message:
         try:
             number, when = int(seq), float(created)
         except ValueError as exc:
-            raise MalformedEntry(f"invalid number: {exc}") from None
+            raise MalformedEntry(f"invalid number: {_printable(exc)}") from None
         if number < 0:
             raise MalformedEntry(f"invalid seq {number}")
         if not when - when == 0:  # NaN or an infinity
-            raise MalformedEntry(f"invalid created time {created!r}")
+            raise MalformedEntry(f"invalid created time {when}")
+        to, body = _text(to, TO), _text(body, BODY)
         if not _is_phone(to):
             raise MalformedEntry(f"invalid phone number {to!r}")
         if not 1 <= len(body) <= MAX_BODY:
@@ -56,12 +67,38 @@ class Message(NamedTuple):
         return cls(number, to, body, when)
 
 
+def _text(value: str | bytes, name: str) -> str:
+    if isinstance(value, str):
+        return value
+    try:
+        return value.decode()
+    except UnicodeDecodeError:
+        raise MalformedEntry(f"{name} is not UTF-8 text: {printable(value)}") from None
+
+
+def printable(value: str | bytes, limit: int = 80) -> str:
+    """``value`` as one short line of text, whatever bytes it holds (for dead letters and
+    logs): invalid UTF-8 escaped, no tab or newline."""
+    if isinstance(value, bytes):
+        value = value.decode("utf-8", "backslashreplace")
+    text = value.replace("\t", " ").replace("\n", " ").replace("\r", " ")
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _printable(exc: Exception) -> str:
+    return printable(str(exc))
+
+
 def _is_phone(to: str) -> bool:
     """E.164 as DESIGN.md gives it: ``+`` and 11 to 15 ASCII digits."""
     return 12 <= len(to) <= 16 and to[0] == "+" and to.isascii() and to[1:].isdigit()
 
 
-def _flat_fields(flat: list[str]) -> dict[str, str]:
+def _flat_fields(flat: list[Any]) -> dict[str, str | bytes]:
+    """Field by field (names must be UTF-8 text; values are decoded where used)."""
     if len(flat) % 2:
         raise MalformedEntry("odd number of field names and values")
-    return dict(zip(flat[::2], flat[1::2], strict=True))
+    fields: dict[str, str | bytes] = {}
+    for name, value in zip(flat[::2], flat[1::2], strict=True):
+        fields[_text(name, "a field name")] = value
+    return fields

@@ -73,13 +73,16 @@ def _raw_reply(response: Any, **options: Any) -> Any:
     return response
 
 
+RAW_COMMANDS = ("XREAD", "XREADGROUP", "XAUTOCLAIM", "XCLAIM")
+
+
 def raw_streams(client: Redis) -> Redis:
-    """A client sharing ``client``'s connections whose XREAD and XREADGROUP replies stay
-    raw: entries keep their flat ``[field, value, ...]`` lists, no dict per entry. Hot
-    paths parse those themselves; ``client`` itself is left as it was."""
+    """A client sharing ``client``'s connections whose stream-reading replies stay raw:
+    entries keep their flat ``[field, value, ...]`` lists, no dict per entry. Hot paths
+    parse those themselves; ``client`` itself is left as it was."""
     clone = copy.copy(client)
     clone.response_callbacks = copy.copy(client.response_callbacks)
-    for command in ("XREAD", "XREADGROUP"):
+    for command in RAW_COMMANDS:
         clone.set_response_callback(command, _raw_reply)
     return clone
 

@@ -7,6 +7,10 @@ from dataclasses import dataclass
 GROUP = "senders"
 
 # Fields of the run's meta hash.
+# The run's incarnation: a fresh id whenever the run's meta is created. Every write of a
+# role checks it, so nothing is written for a run that was reset (or lost with a Redis
+# restart) and created again under the same name.
+META_ID = "id"
 META_TOTAL = "total"
 META_PRODUCED = "produced"
 META_DONE = "done"
@@ -22,6 +26,7 @@ META_DELIVERED_BASE = "delivered_base"
 # The idempotency tag of a sender's last recording batch is meta field BATCH_TAG + name.
 META_BATCH_TAG = "batch:"
 META_FIELDS = (
+    META_ID,
     META_TOTAL,
     META_PRODUCED,
     META_DONE,

@@ -6,12 +6,14 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
 from common import keys as k
-from common.errors import run_gone
+from common import scripts
+from common.errors import run_gone, translate
 from common.keys import RunKeys
 
 logger = logging.getLogger(__name__)
@@ -25,6 +27,7 @@ class RunState:
     delivered: int
     abandoned: int
     dead_letters: int = 0
+    id: str = ""  # the run's incarnation (common.keys.META_ID)
 
     @property
     def finished(self) -> int:
@@ -37,6 +40,7 @@ class RunState:
 
 
 _FIELDS = (
+    k.META_ID,
     k.META_TOTAL,
     k.META_PRODUCED,
     k.META_DONE,
@@ -49,16 +53,18 @@ _FIELDS = (
 async def read_state(client: Redis, keys: RunKeys) -> RunState | None:
     """The run's state, or None when it has no meta (not created yet, or gone)."""
     values = await client.hmget(keys.meta, list(_FIELDS))
-    if values[0] is None:
-        return None
-    total, produced, done, delivered, abandoned, dead = (int(v or 0) for v in values)
-    return RunState(total, produced, bool(done), delivered, abandoned, dead)
+    if values[1] is None:
+        return None  # not created yet, or gone
+    total, produced, done, delivered, abandoned, dead = (int(v or 0) for v in values[1:])
+    run_id = str(values[0] or "")  # "": a run made before runs had ids
+    return RunState(total, produced, bool(done), delivered, abandoned, dead, run_id)
 
 
-async def require_state(client: Redis, keys: RunKeys) -> RunState:
-    """The run's state; RunMissing when the run existed and its meta is gone."""
+async def require_state(client: Redis, keys: RunKeys, run_id: str) -> RunState:
+    """The run's state; RunMissing when its meta is gone, or was created again since
+    (another incarnation: ``run_id`` differs)."""
     state = await read_state(client, keys)
-    if state is None:
+    if state is None or state.id != run_id:
         raise run_gone(keys.run)
     return state
 
@@ -90,3 +96,28 @@ async def ensure_group(client: Redis, keys: RunKeys) -> None:
     except ResponseError as exc:
         if "BUSYGROUP" not in str(exc):
             raise
+
+
+GUARDED = scripts.load("common", "guarded.lua")
+
+
+class RunWrites:
+    """Writes outside the roles' own scripts, each made only while the run is still the
+    incarnation ``run_id`` (``common/guarded.lua``)."""
+
+    def __init__(self, client: Redis, keys: RunKeys, run_id: str) -> None:
+        self.keys = keys
+        self.run_id = run_id
+        self._script = client.register_script(GUARDED)
+
+    async def hset(self, key: str, field: str, value: str) -> None:
+        await self._call(key, "HSET", field, value)
+
+    async def hincrby(self, key: str, field: str, by: int = 1) -> int:
+        return int(await self._call(key, "HINCRBY", field, by))
+
+    async def _call(self, key: str, *args: str | int) -> Any:
+        try:
+            return await self._script(keys=[self.keys.meta, key], args=[self.run_id, *args])
+        except ResponseError as exc:
+            raise translate(exc, self.keys.run) from None

@@ -14,7 +14,7 @@ from common.run import RunState, require_state, wait_for_run
 from common.settings import MonitorSettings
 from common.target import RedisTarget
 from monitor.html import write_report
-from monitor.reader import READ_COUNT, ResultsReader
+from monitor.reader import READ_COUNT, TOOK_OVER, ResultsReader
 from monitor.stats import Stats
 from monitor.summary import Snapshot
 from monitor.timeline import Timeline
@@ -39,9 +39,12 @@ class Monitor:
         self.view = view
         self.keys = RunKeys(settings.run)
         self.reader = ResultsReader(client, self.keys, trim=not settings.keep_results)
-        self.stats = Stats()
         self.created = 0.0
         self.timeline = Timeline()
+
+    @property
+    def stats(self) -> Stats:
+        return self.reader.stats
 
     async def watch(self, stop: asyncio.Event) -> Snapshot | None:
         """Report until the run completes or ``stop`` is set; None if it never appeared.
@@ -58,12 +61,14 @@ class Monitor:
         state = await wait_for_run(self.client, self.keys, stop)
         if state is None:
             return None
-        self.stats = await self.reader.load_checkpoint()
+        self.reader.run_id = state.id
+        await self.reader.load_checkpoint()
         self.created = float(await self.client.hget(self.keys.meta, k.META_CREATED) or 0)
         self.view.update(await self.snapshot(state))
         state = await self._follow(state, stop)
+        state = await self._drain(state)
         snap = await self.snapshot(state)
-        await self.reader.save_checkpoint(self.stats)
+        await self.reader.save_checkpoint()
         self.view.finish(snap)
         self._write_report(snap)
         return snap
@@ -86,17 +91,27 @@ class Monitor:
         while not stop.is_set():
             # The state is read before the results: every result behind what it counts is
             # in the stream already, so once caught up the totals are final.
-            state = await require_state(self.client, self.keys)
+            state = await require_state(self.client, self.keys, self.reader.run_id)
             wait = min(max(next_report - loop.time(), 0.001), MAX_BLOCK_MS / 1000)
             complete = self._complete(state)
             block = None if complete else max(int(wait * 1000), 1)
-            read = await self.reader.read_into(self.stats, block, fresh=complete)
-            if complete and read < READ_COUNT:  # caught up after the state said complete
+            read = await self.reader.read(block, fresh=complete)
+            if complete and TOOK_OVER < read < READ_COUNT:  # caught up after "complete"
                 break
             if loop.time() >= next_report:
                 self.view.update(await self.snapshot(state))
-                await self.reader.save_checkpoint(self.stats)
+                await self.reader.save_checkpoint()
                 next_report = max(next_report + period, loop.time())
+        return state
+
+    async def _drain(self, state: RunState) -> RunState:
+        """Stopped before the run completed: count what is recorded by now (a sender may
+        have written its last outcomes meanwhile), so the summary holds all of it."""
+        if self._complete(state):
+            return state
+        state = await require_state(self.client, self.keys, self.reader.run_id)
+        while await self.reader.read(None, fresh=True) == READ_COUNT:
+            pass
         return state
 
     def _complete(self, state: RunState) -> bool:

@@ -5,22 +5,24 @@
 --
 -- KEYS[1] outbox    stream of messages
 -- KEYS[2] meta      hash: the run's counters
--- ARGV[1] start     seq of the batch's first message (must equal meta's produced)
--- ARGV[2] created   epoch seconds, the same for the whole batch
--- ARGV[3] payload   phone number and body lines alternating (bodies hold no newline)
--- Returns the new produced count; errors NORUN (meta gone), STALE produced=<n>.
+-- ARGV[1] run id    the incarnation of the run the producer opened (meta's id)
+-- ARGV[2] start     seq of the batch's first message (must equal meta's produced)
+-- ARGV[3] created   epoch seconds, the same for the whole batch
+-- ARGV[4] payload   phone number and body lines alternating (bodies hold no newline)
+-- Returns the new produced count; errors NORUN (meta gone, or another incarnation),
+-- STALE produced=<n>.
 
-local start = tonumber(ARGV[1])
-local produced = tonumber(redis.call('HGET', KEYS[2], META.produced))
-if produced == nil then return redis.error_reply('NORUN run meta is gone') end
+local state = redis.call('HMGET', KEYS[2], META.id, META.produced)
+if state[1] ~= ARGV[1] then return redis.error_reply('NORUN run meta is gone or was reset') end
+local start, produced = tonumber(ARGV[2]), tonumber(state[2])
 if produced ~= start then return redis.error_reply('STALE produced=' .. produced) end
 local seq, to = start, nil
-for line in string.gmatch(ARGV[3], '[^\n]+') do
+for line in string.gmatch(ARGV[4], '[^\n]+') do
   if to == nil then
     to = line
   else
     redis.call('XADD', KEYS[1], '*', MSG.seq, seq, MSG.to, to, MSG.body, line,
-               MSG.created, ARGV[2])
+               MSG.created, ARGV[3])
     seq = seq + 1
     to = nil
   end

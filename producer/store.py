@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from typing import Any
 
 from redis.asyncio import Redis
@@ -28,10 +29,12 @@ class RunWriter:
         self.client = client
         self.keys = keys
         self._enqueue = client.register_script(ENQUEUE)
+        self.run_id = ""  # the run's incarnation, once open_run has created or joined it
 
     async def open_run(self, total: int, config: dict[str, Any]) -> int:
         """Create the run's meta, or join the existing one; return how many are enqueued."""
         initial: dict[str, str | int | float] = {
+            k.META_ID: uuid.uuid4().hex,
             k.META_TOTAL: total,
             k.META_PRODUCED: 0,
             k.META_DONE: 0,
@@ -44,9 +47,10 @@ class RunWriter:
         async with self.client.pipeline(transaction=True) as pipe:
             for field, value in initial.items():
                 pipe.hsetnx(self.keys.meta, field, value)
-            pipe.hmget(self.keys.meta, [k.META_TOTAL, k.META_PRODUCED])
+            pipe.hmget(self.keys.meta, [k.META_ID, k.META_TOTAL, k.META_PRODUCED])
             replies = await pipe.execute()
-        existing_total, produced = (int(v) for v in replies[-1])
+        self.run_id = str(replies[-1][0])
+        existing_total, produced = (int(v) for v in replies[-1][1:])
         if existing_total != total:
             raise CountMismatch(
                 f"run {self.keys.run!r} already exists with {existing_total} messages, not "
@@ -57,7 +61,7 @@ class RunWriter:
     async def enqueue(self, start: int, created: float, payload: str) -> int:
         """Append one batch (``producer.content.batch_payload``) at ``start``; return the
         new produced count."""
-        args: list[str | int] = [start, repr(created), payload]
+        args: list[str | int] = [self.run_id, start, repr(created), payload]
         try:
             result = await self._enqueue(keys=[self.keys.outbox, self.keys.meta], args=args)
         except ResponseError as exc:

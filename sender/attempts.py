@@ -6,7 +6,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from common.codec import Message
+from common.codec import SEQ, Message, printable
 from common.errors import MalformedEntry
 from sender.gateway import Gateway
 from sender.inbox import Fields
@@ -15,28 +15,25 @@ from sender.recorder import ABANDON, FAIL, MALFORMED, OK, Outcome
 logger = logging.getLogger(__name__)
 
 
-def parse_entry(entry_id: str, fields: Fields) -> Message | Outcome:
-    """The message, or the dead-letter outcome of a malformed entry."""
+def parse_entry(entry_id: str, fields: Fields, total: int) -> Message | Outcome:
+    """The message, or the dead-letter outcome of an entry that is not one of the run's
+    ``total`` messages (malformed, invalid bytes, a seq outside the run)."""
     try:
-        return Message.parse(fields)
+        msg = Message.parse(fields)
+        if msg.seq >= total:
+            raise MalformedEntry(f"seq {msg.seq} outside the run (0..{total - 1})")
     except MalformedEntry as exc:
-        logger.warning("dead-lettering malformed entry %s: %s", entry_id, exc)
-        seq = _field(fields, "seq")
-        return Outcome(MALFORMED, entry_id, _clean(seq), extra=_clean(f"malformed: {exc}"))
+        logger.warning("dead-lettering entry %s: %s", entry_id, exc)
+        seq = printable(_field(fields, SEQ.encode()), limit=40)
+        return Outcome(MALFORMED, entry_id, seq, extra=printable(f"malformed: {exc}", 300))
+    return msg
 
 
-def _field(fields: Fields, name: str) -> str:
-    if isinstance(fields, dict):
-        return fields.get(name, "")
+def _field(fields: Fields, name: bytes) -> bytes:
     for i in range(0, len(fields) - 1, 2):
         if fields[i] == name:
             return fields[i + 1]
-    return ""
-
-
-def _clean(text: str) -> str:
-    """No tab or newline: they separate the recorder's fields and outcomes."""
-    return text.replace("\t", " ").replace("\n", " ")
+    return b""
 
 
 @dataclass(slots=True)

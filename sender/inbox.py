@@ -1,11 +1,17 @@
-"""A sender's view of the outbox consumer group: read, take over, keep fresh, hand back."""
+"""A sender's view of the outbox consumer group: read, take over, keep fresh, hand back.
+
+Entries are read as Redis holds them (bytes, never decoded as a whole reply): one entry
+with invalid UTF-8 must not cost the others of its read, so each is decoded (and
+checked) on its own by ``common.codec.Message.parse``.
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import Any, cast
+from typing import Any
 
 from redis.asyncio import Redis
+from redis.client import NEVER_DECODE
 from redis.exceptions import ResponseError
 
 from common import keys as k
@@ -16,7 +22,7 @@ from common.run import ensure_group
 
 logger = logging.getLogger(__name__)
 
-Fields = dict[str, str] | list[str]  # parsed (XAUTOCLAIM) or raw flat list (XREADGROUP)
+Fields = list[bytes]  # an entry's flat [field, value, ...] list, undecoded
 Entry = tuple[str, Fields]
 BLOCK_MS = 1000  # well under the client's socket timeout (DESIGN.md, known pitfalls)
 HAND_BACK_IDLE_MS = 10**9  # idle long enough that any live sender may take it at once
@@ -51,38 +57,33 @@ class Inbox:
                 return live
         return await self._drop_deleted(await self._read(">", count, block=self.block_ms))
 
-    async def _read(
-        self, start: str, count: int, block: int | None
-    ) -> list[tuple[str, Fields | None]]:
-        streams: dict[Any, Any] = {self.keys.outbox: start}
-        try:
-            reply: Any = await self._raw.xreadgroup(
-                k.GROUP, self.consumer, streams, count=count, block=block
-            )
-        except ResponseError as exc:
-            raise _missing(exc, self.keys) from None
-        return stream_entries(reply)
+    async def _read(self, start: str, count: int, block: int | None) -> list[tuple[str, Any]]:
+        args: list[Any] = ["XREADGROUP", "GROUP", k.GROUP, self.consumer, "COUNT", count]
+        if block is not None:
+            args += ["BLOCK", block]
+        args += ["STREAMS", self.keys.outbox, start]
+        reply = await self._call(*args)
+        return [(_id(eid), fields) for eid, fields in stream_entries(reply)]
 
     async def take_over(self, count: int, min_idle_ms: int) -> list[Entry]:
         """Claim up to ``count`` entries idle for ``min_idle_ms`` on other consumers."""
         taken: list[Entry] = []
         cursor = "0-0"
         while len(taken) < count:
-            try:
-                reply: Any = await self.client.xautoclaim(
-                    self.keys.outbox,
-                    k.GROUP,
-                    self.consumer,
-                    min_idle_ms,
-                    start_id=cursor,
-                    count=count - len(taken),
-                )
-            except ResponseError as exc:
-                raise _missing(exc, self.keys) from None
+            reply = await self._call(
+                "XAUTOCLAIM",
+                self.keys.outbox,
+                k.GROUP,
+                self.consumer,
+                min_idle_ms,
+                cursor,
+                "COUNT",
+                count - len(taken),
+            )
             # Redis 7 adds a third element, the ids deleted from the stream: XAUTOCLAIM has
             # already dropped those from the pending list, so they need nothing more.
-            cursor, claimed = reply[0], reply[1]
-            taken.extend((eid, fields) for eid, fields in claimed if fields)
+            cursor = _id(reply[0])
+            taken.extend((_id(eid), fields) for eid, fields in reply[1] if fields)
             if cursor == "0-0":
                 break
         return taken
@@ -98,27 +99,27 @@ class Inbox:
     async def _reclaim(self, ids: list[str], idle_ms: int | None) -> None:
         if not ids:
             return
-        try:
-            await self.client.xclaim(
-                self.keys.outbox,
-                k.GROUP,
-                self.consumer,
-                0,
-                list[Any](ids),
-                idle=idle_ms,
-                justid=True,
-            )
-        except ResponseError as exc:
-            raise _missing(exc, self.keys) from None
+        idle = [] if idle_ms is None else ["IDLE", idle_ms]
+        await self._call(
+            "XCLAIM", self.keys.outbox, k.GROUP, self.consumer, 0, *ids, *idle, "JUSTID"
+        )
 
-    async def _drop_deleted(self, entries: list[tuple[str, Fields | None]]) -> list[Entry]:
+    async def _call(self, *args: Any) -> Any:
+        """A command whose reply stays undecoded; a vanished group says the run is gone."""
+        try:
+            return await self._raw.execute_command(*args, **{NEVER_DECODE: True})  # type: ignore[no-untyped-call]
+        except ResponseError as exc:
+            raise translate(exc, self.keys.run) from None
+
+    async def _drop_deleted(self, entries: list[tuple[str, Any]]) -> list[Entry]:
         """Pending entries whose stream entry is gone were delivered already: ack them."""
         gone = [eid for eid, fields in entries if not fields]
         if not gone:
-            return cast(list[Entry], entries)  # the usual case: no copy
+            return entries  # the usual case: no copy
         await self.client.xack(self.keys.outbox, k.GROUP, *gone)
         return [(eid, fields) for eid, fields in entries if fields]
 
 
-def _missing(exc: ResponseError, keys: RunKeys) -> BaseException:
-    return translate(exc, keys.run)
+def _id(value: bytes | str) -> str:
+    """A stream id as text (Redis ids are ASCII)."""
+    return value.decode() if isinstance(value, bytes) else value

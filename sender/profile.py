@@ -9,8 +9,9 @@ import socket
 from redis.asyncio import Redis
 
 from common import keys as k
-from common.errors import UsageProblem
+from common.errors import UsageProblem, run_gone
 from common.keys import RunKeys
+from common.run import RunWrites, read_state
 from common.settings import SenderProfile, SenderSettings
 
 logger = logging.getLogger(__name__)
@@ -20,10 +21,13 @@ def default_name() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
 
-async def resolve_profile(client: Redis, keys: RunKeys, settings: SenderSettings) -> SenderProfile:
+async def resolve_profile(
+    client: Redis, keys: RunKeys, settings: SenderSettings, run_id: str | None = None
+) -> SenderProfile:
     """The explicit profile when both mean_time and failure_rate are given; otherwise claim
     the next unclaimed profile of the config's ``senders`` list (wrapping around), with any
-    explicit flag or environment variable still winning."""
+    explicit flag or environment variable still winning. The claim counts in the run's
+    incarnation ``run_id`` (default: the current one)."""
     if settings.mean_time is not None and settings.failure_rate is not None:
         base = SenderProfile(
             mean_time=settings.mean_time,
@@ -35,7 +39,8 @@ async def resolve_profile(client: Redis, keys: RunKeys, settings: SenderSettings
             "senders: the config lists no profile to claim; give --mean-time and --failure-rate"
         )
     else:
-        claim = int(await client.hincrby(keys.meta, k.META_PROFILE_CLAIMS, 1)) - 1
+        writes = RunWrites(client, keys, run_id or (await _current_id(client, keys)))
+        claim = await writes.hincrby(keys.meta, k.META_PROFILE_CLAIMS) - 1
         base = settings.profiles[claim % len(settings.profiles)]
         logger.info(
             "claimed profile %d of %d from the config",
@@ -43,6 +48,13 @@ async def resolve_profile(client: Redis, keys: RunKeys, settings: SenderSettings
             len(settings.profiles),
         )
     return complete_profile(base, settings)
+
+
+async def _current_id(client: Redis, keys: RunKeys) -> str:
+    state = await read_state(client, keys)
+    if state is None:
+        raise run_gone(keys.run)
+    return state.id
 
 
 def complete_profile(base: SenderProfile, settings: SenderSettings) -> SenderProfile:

@@ -69,11 +69,14 @@ class Recorder:
         client: Redis,
         keys: RunKeys,
         sender: str,
+        *,
+        run_id: str,
         max_batch: int = 2000,
         compact_at: int | None = None,
     ) -> None:
         self.keys = keys
         self.sender = sender
+        self.run_id = run_id
         self.max_batch = max_batch
         self.compact_at = COMPACT_AT if compact_at is None else compact_at
         self._script = client.register_script(RECORD)
@@ -150,7 +153,7 @@ class Recorder:
             self.keys.meta,
             self.keys.dead,
         ]
-        args: list[str | int] = [self.sender, batch_id, payload, self.compact_at]
+        args: list[str | int] = [self.run_id, self.sender, batch_id, payload, self.compact_at]
         reply = await self._script(keys=keys, args=args)
         return [flag == "1" for flag in str(reply)]
 

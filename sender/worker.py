@@ -22,7 +22,7 @@ from redis.asyncio import Redis
 from common.codec import Message
 from common.heartbeat import LIVE, STOPPED, Heartbeat
 from common.keys import RunKeys
-from common.run import require_state, wait_for_run
+from common.run import RunState, RunWrites, require_state, wait_for_run
 from common.settings import SenderProfile, SenderSettings
 from common.tasks import cancel_all, periodic
 from sender.attempts import Attempts, parse_entry
@@ -55,22 +55,25 @@ async def serve(
 
 
 class Sender:
-    def __init__(
+    def __init__(  # noqa: PLR0917
         self,
         client: Redis,
         settings: SenderSettings,
         profile: SenderProfile,
+        run: RunState,
         stop: asyncio.Event,
         rng: random.Random | None = None,
     ) -> None:
         self.client = client
         self.settings = settings
         self.profile = profile
+        self.run_state = run
         self.stop = stop
         self.keys = RunKeys(settings.run)
         self.name = settings.name or default_name()
+        self.writes = RunWrites(client, self.keys, run.id)
         self.inbox = Inbox(client, self.keys, self.name, block_ms=settings.block * 1000)
-        self.recorder = Recorder(client, self.keys, self.name)
+        self.recorder = Recorder(client, self.keys, self.name, run_id=run.id)
         shape = profile.shape or settings.shape
         self.gateway = Gateway(
             profile.mean_time, profile.failure_rate, shape, rng or random.Random(settings.seed)
@@ -100,8 +103,8 @@ class Sender:
         if state.complete:
             logger.info("run %r is complete already: nothing to send", keys.run)
             return None
-        profile = profile or await resolve_profile(client, keys, settings)
-        sender = cls(client, settings, profile, stop, rng)
+        profile = profile or await resolve_profile(client, keys, settings, state.id)
+        sender = cls(client, settings, profile, state, stop, rng)
         await sender.inbox.join()
         return sender
 
@@ -173,7 +176,7 @@ class Sender:
         for entry_id, fields in entries:
             if self.slots.holds(entry_id):
                 continue
-            msg = parse_entry(entry_id, fields)
+            msg = parse_entry(entry_id, fields, self.run_state.total)
             if isinstance(msg, Outcome):
                 settle_now.append(msg)
             elif self.gateway.mean_time <= 0:
@@ -231,7 +234,7 @@ class Sender:
         self.slots.wake()
 
     async def _run_complete(self) -> bool:
-        return (await require_state(self.client, self.keys)).complete
+        return (await require_state(self.client, self.keys, self.run_state.id)).complete
 
     async def _finish_inflight(self) -> None:
         """Let in-flight attempts finish within the grace period; hand back the rest."""
@@ -260,7 +263,7 @@ class Sender:
             sent=self.sent,
             started=self.started,
         )
-        await self.client.hset(self.keys.senders, self.name, beat.to_json())
+        await self.writes.hset(self.keys.senders, self.name, beat.to_json())
 
     async def _keep_fresh(self) -> None:
         """Reset the idle time of our in-flight entries well within claim_idle, so a slow

@@ -9,6 +9,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from common.keys import RunKeys
+from common.run import read_state
 from common.settings import MonitorSettings, ProducerSettings, SenderSettings
 from monitor.main import Monitor
 from monitor.summary import Snapshot
@@ -34,6 +36,13 @@ def fails_then_succeeds(*failures: int) -> ScriptedRandom:
     for k in failures:
         script.extend([0.0] * k + [0.99])
     return ScriptedRandom(script)
+
+
+async def run_id(client: Redis, run: str) -> str:
+    """The incarnation id of a run that exists."""
+    state = await read_state(client, RunKeys(run))
+    assert state is not None
+    return state.id
 
 
 async def produce_now(client: Redis, run: str, count: int, **kw: Any) -> int:

@@ -18,11 +18,10 @@ from common.keys import RunKeys
 from common.run import read_state
 from common.target import RedisTarget
 from monitor.reader import ResultsReader
-from monitor.stats import Stats
 from sender.inbox import Inbox
 from sender.recorder import FAIL, OK, Outcome, Recorder
 from sender.worker import Sender
-from tests.roles import produce_now, send_all, sender_settings, watch
+from tests.roles import produce_now, run_id, send_all, sender_settings, watch
 
 
 async def test_malformed_entries_are_dead_lettered(client: Redis, keys: RunKeys) -> None:
@@ -78,11 +77,13 @@ async def test_second_success_is_a_suppressed_duplicate(client: Redis, keys: Run
     entries: Any = await client.xreadgroup(k.GROUP, "a", {keys.outbox: ">"}, count=1)
     entry_id = entries[0][1][0][0] if isinstance(entries, list) else None
     assert entry_id is not None
-    first, second = Recorder(client, keys, "a"), Recorder(client, keys, "b")
+    rid = await run_id(client, keys.run)
+    first, second = Recorder(client, keys, "a", run_id=rid), Recorder(client, keys, "b", run_id=rid)
     assert await _submit(first, Outcome(OK, entry_id, "0", 1, 0.01, 1.0, "0.5")) is True
     assert await _submit(second, Outcome(OK, entry_id, "0", 1, 0.01, 1.0, "0.6")) is False
-    stats = Stats()
-    await ResultsReader(client, keys).read_into(stats, None)
+    reader = ResultsReader(client, keys)
+    await reader.read(None)
+    stats = reader.stats
     assert (stats.sent, stats.duplicates, stats.attempts) == (1, 1, 2)
 
 
@@ -129,15 +130,18 @@ async def _check_interleaving(
     await produce_now(client, keys.run, MESSAGES)
     entries: Any = await client.xreadgroup(k.GROUP, "a", {keys.outbox: ">"}, count=MESSAGES)
     ids = {int(f["seq"]): eid for eid, f in entries[0][1]}
+    rid = await run_id(client, keys.run)
     recorders = {
-        name: Recorder(client, keys, name, max_batch=batch, compact_at=compact_at) for name in "abc"
+        name: Recorder(client, keys, name, run_id=rid, max_batch=batch, compact_at=compact_at)
+        for name in "abc"
     }
     for kind, seq, name in events:
         recorders[name].add(Outcome(kind, ids[seq], str(seq), 1, 0.01, 1.0, "0.1"))
     for recorder in recorders.values():
         await recorder.flush()
-    stats = Stats()
-    await ResultsReader(client, keys).read_into(stats, None)
+    reader = ResultsReader(client, keys)
+    await reader.read(None)
+    stats = reader.stats
     delivered = {seq for kind, seq, _ in events if kind == OK}
     assert stats.sent == len(delivered)
     # The bitmap holds the bits from its base on; every seq below the base was delivered.
@@ -197,7 +201,7 @@ async def test_a_replayed_batch_is_written_once_and_keeps_its_flags(
     await produce_now(client, keys.run, 2)
     [(first, fields)] = await Inbox(client, keys, "gw").read(1)
     seq = str(Message.parse(fields).seq)
-    recorder = Recorder(client, keys, "gw")
+    recorder = Recorder(client, keys, "gw", run_id=await run_id(client, keys.run))
     await recorder.write([Outcome(OK, first, seq, 1, 0.1, 1.0, "0.5")], "b-1")
     # the same message again (a duplicate), then the batch replayed after a lost reply
     batch = [Outcome(FAIL, first, seq, 2, 0.1, 2.0), Outcome(OK, first, seq, 3, 0.1, 3.0, "1")]

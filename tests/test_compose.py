@@ -40,6 +40,7 @@ from tests.compose_support import (
     start_service,
     stop_all,
 )
+from tests.roles import produce_now
 
 ROLES = {"producer": "sms-producer", "sender": "sms-sender", "monitor": "sms-monitor"}
 CONFIG_TARGET = "/config/config.yaml"
@@ -304,6 +305,7 @@ def _pairs(profiles: list[SenderProfile]) -> list[tuple[float, float]]:
 async def test_replicas_claim_the_profiles_in_order_and_wrap_around(
     fake: Redis, keys: RunKeys
 ) -> None:
+    await produce_now(fake, keys.run, 0)
     got = [await resolve_profile(fake, keys, _settings(keys.run)) for _ in range(7)]
     # claims 1-5 take profiles 1-5; claims 6 and 7 wrap around to profiles 1 and 2
     assert _pairs(got) == _pairs([*FLEET, FLEET[0], FLEET[1]])
@@ -312,6 +314,7 @@ async def test_replicas_claim_the_profiles_in_order_and_wrap_around(
 
 @pytest.mark.usefixtures("no_sender_env")
 async def test_explicit_flags_win_and_take_no_claim(fake: Redis, keys: RunKeys) -> None:
+    await produce_now(fake, keys.run, 0)
     explicit = await resolve_profile(
         fake, keys, _settings(keys.run, mean_time=0.3, failure_rate=0.2)
     )
@@ -325,6 +328,7 @@ async def test_explicit_flags_win_and_take_no_claim(fake: Redis, keys: RunKeys) 
 async def test_one_explicit_flag_overrides_its_part_of_the_claimed_profile(
     fake: Redis, keys: RunKeys
 ) -> None:
+    await produce_now(fake, keys.run, 0)
     await resolve_profile(fake, keys, _settings(keys.run))
     second = await resolve_profile(fake, keys, _settings(keys.run, failure_rate=0.05))
     assert (second.mean_time, second.failure_rate) == (FLEET[1].mean_time, 0.05)
@@ -345,6 +349,8 @@ async def test_environment_profile_wins_like_flags(
 @pytest.mark.usefixtures("no_sender_env")
 async def test_each_run_has_its_own_claim_counter(fake: Redis, keys: RunKeys) -> None:
     other = RunKeys(f"{keys.run}-second")
+    await produce_now(fake, keys.run, 0)
+    await produce_now(fake, other.run, 0)
     a = [await resolve_profile(fake, keys, _settings(keys.run)) for _ in range(2)]
     b = [await resolve_profile(fake, other, _settings(other.run)) for _ in range(2)]
     assert _pairs(a) == _pairs(b) == _pairs(FLEET[:2])

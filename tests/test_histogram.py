@@ -16,6 +16,7 @@ from common.keys import RunKeys
 from common.results import Result
 from monitor.reader import ResultsReader
 from monitor.stats import Stats
+from tests.roles import produce_now, run_id
 
 REL = 0.01
 SLACK = 1e-9  # float rounding at a bucket boundary
@@ -104,6 +105,11 @@ def test_adding_many_at_once_equals_adding_one_by_one(samples: list[float]) -> N
     assert math.isclose(hist.total, one_by_one.total, rel_tol=1e-9)
 
 
+async def _open_run(client: Redis, keys: RunKeys) -> str:
+    await produce_now(client, keys.run, 0)
+    return await run_id(client, keys.run)
+
+
 def _result(seq: int, latency: float) -> Result:
     return Result(seq, "gw", 1, True, latency / 2, 1000.0 + seq, latency)
 
@@ -114,11 +120,14 @@ async def test_a_restarted_monitor_keeps_its_percentiles(fake: Redis, keys: RunK
     for seq in range(500):
         stats.apply(_result(seq, rng.uniform(0.01, 2.0)))
     before = [stats.latency.quantile(q) for q in (0.5, 0.95, 0.99)]
-    first = ResultsReader(fake, keys, last_id="1700000000000-5")
-    await first.save_checkpoint(stats)
+    rid = await _open_run(fake, keys)
+    first = ResultsReader(fake, keys, rid)
+    first.stats, first.last_id = stats, "1700000000000-5"
+    assert await first.save_checkpoint()
 
-    second = ResultsReader(fake, keys)
-    restored = await second.load_checkpoint()
+    second = ResultsReader(fake, keys, rid)
+    await second.load_checkpoint()
+    restored = second.stats
 
     assert second.last_id == "1700000000000-5"
     assert [restored.latency.quantile(q) for q in (0.5, 0.95, 0.99)] == before
@@ -134,7 +143,11 @@ async def test_a_checkpoint_without_sender_timestamps_still_loads(
     stats.apply(_result(0, 0.2))
     saved = stats.to_dict()
     del saved["senders"]["gw"]["ts"]  # written before per-sender timestamps existed
-    await fake.hset(keys.monitor, mapping={"last_id": "5-0", "stats": json.dumps(saved)})
-    restored = await ResultsReader(fake, keys).load_checkpoint()
+    rid = await _open_run(fake, keys)
+    checkpoint = {"run_id": rid, "last_id": "5-0", "stats": json.dumps(saved)}
+    await fake.hset(keys.monitor, mapping=checkpoint)  # type: ignore[arg-type]
+    reader = ResultsReader(fake, keys, rid)
+    await reader.load_checkpoint()
+    restored = reader.stats
     assert restored.sent == 1
     assert restored.senders["gw"].last_ts == 0.0

@@ -47,7 +47,7 @@ async def test_the_delivered_bitmap_keeps_only_what_is_not_settled(
     assert await client.strlen(keys.delivered) <= (3000 - base) // 8 + 1
     assert await client.bitcount(keys.delivered) == 3000 - base
     # A late success for a message below the base is a suppressed duplicate.
-    late = recorder.Recorder(client, keys, "late")
+    late = recorder.Recorder(client, keys, "late", run_id=state.id)
     task = asyncio.create_task(late.run())
     try:
         outcome = recorder.Outcome(recorder.OK, "1-0", "7", 2, 0.01, 1.0, "0.5")
