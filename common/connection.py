@@ -3,6 +3,7 @@ in-memory one (fakeredis)."""
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 from collections.abc import AsyncIterator, Callable
@@ -16,7 +17,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from common.errors import RedisRefused, RedisUnavailable, translate
+from common.errors import RedisRefused, RedisUnavailable, TargetRefused, translate
 from common.retry import Outage
 from common.target import RedisTarget, mask_url
 
@@ -25,6 +26,7 @@ logger = logging.getLogger(__name__)
 # Blocking reads stay well under this (see DESIGN.md, known pitfalls).
 SOCKET_TIMEOUT = 10.0
 MIN_REDIS = (6, 2)
+FIRST_CONTACT = 6.0  # seconds the first command may take before Redis counts as unreachable
 
 
 class ResilientRedis(Redis):
@@ -103,13 +105,16 @@ async def check_server(client: Redis, target: RedisTarget) -> None:
     if target.embedded:
         return  # the embedded server is always there and speaks Redis 7
     try:
-        info = await client.info("server")
+        info = await asyncio.wait_for(client.info("server"), FIRST_CONTACT)
     except rx.NoPermissionError:
         logger.debug("INFO is not permitted: Redis version not checked")
         return
-    except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
+    except rx.AuthenticationError as exc:
+        raise _at(translate(exc), target) from None
+    except (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError) as exc:
         hint = " (rediss:// means TLS: does the server speak TLS?)" if target.tls else ""
-        raise RedisUnavailable(f"cannot reach Redis at {target.display}: {exc}{hint}") from None
+        why = str(exc) or f"no answer within {FIRST_CONTACT:g} s"
+        raise RedisUnavailable(f"cannot reach Redis at {target.display}: {why}{hint}") from None
     except rx.RedisError as exc:
         raise _at(translate(exc), target) from None
     version = str(info.get("redis_version", "0"))
@@ -122,7 +127,7 @@ async def check_server(client: Redis, target: RedisTarget) -> None:
 
 def _at(exc: BaseException, target: RedisTarget) -> BaseException:
     """``exc`` with the server named, when it is one of ours."""
-    if isinstance(exc, RedisUnavailable | RedisRefused):
+    if isinstance(exc, RedisUnavailable | RedisRefused | TargetRefused):
         return type(exc)(f"Redis at {target.display}: {exc}")
     return exc
 

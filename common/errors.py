@@ -40,6 +40,11 @@ class MalformedEntry(ValueError):
     Not a ``SimError``: a malformed entry is dead-lettered, it ends no command."""
 
 
+class TargetRefused(UsageProblem):
+    """The server named by the URL refuses what the URL asks: its credentials, its
+    database (exit 2: the URL is wrong)."""
+
+
 class RuntimeFailure(SimError):
     """A failure at run time (exit 1)."""
 
@@ -76,8 +81,8 @@ _OUT_OF_MEMORY = "Redis is out of memory (maxmemory reached): free memory or rai
 _BY_CLASS: tuple[tuple[type[Exception], Callable[[str], SimError]], ...] = (
     (rx.OutOfMemoryError, lambda _: RedisRefused(_OUT_OF_MEMORY)),
     (rx.NoPermissionError, _refused("the Redis user may not run a command this needs")),
-    (rx.AuthenticationError, _refused("Redis refused the credentials")),
-    (rx.AuthorizationError, _refused("Redis refused the credentials")),
+    (rx.AuthenticationError, lambda t: TargetRefused(f"Redis refused the credentials: {t}")),
+    (rx.AuthorizationError, lambda t: TargetRefused(f"Redis refused the credentials: {t}")),
     (rx.ConnectionError, lambda text: RedisUnavailable(f"lost the Redis connection: {text}")),
     (rx.TimeoutError, lambda text: RedisUnavailable(f"lost the Redis connection: {text}")),
     (
@@ -99,7 +104,7 @@ def translate(exc: BaseException, run: str | None = None) -> BaseException:
         if text.startswith(RUN_GONE_REPLIES):
             return run_gone(run or "?")
         if "DB index is out of range" in text:
-            return RedisRefused(f"Redis has no such database: {text}")
+            return TargetRefused(f"Redis has no such database: {text}")
         if text.startswith("OOM"):
             return RedisRefused(_OUT_OF_MEMORY)
     return exc

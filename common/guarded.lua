@@ -9,9 +9,7 @@
 -- ARGV[3...]        the command's arguments after the key
 -- Returns the command's reply; error NORUN when the run is gone or was reset.
 
-if redis.call('HGET', KEYS[1], META.id) ~= ARGV[1] then
-  return redis.error_reply('NORUN run meta is gone or was reset')
-end
+if not same_run(KEYS[1], ARGV[1]) then return norun() end
 local command = ARGV[2]
 if command ~= 'HSET' and command ~= 'HINCRBY' then
   return redis.error_reply('ERR guarded.lua writes with HSET or HINCRBY only')

@@ -60,6 +60,11 @@ class Heartbeat:
             return cls(name)
 
 
+def working(beats: dict[str, Heartbeat], now: float, fresh: float = 5.0) -> int:
+    """How many senders say they are serving, with a heartbeat at most ``fresh`` s old."""
+    return sum(1 for b in beats.values() if b.status == LIVE and now - b.heartbeat <= fresh)
+
+
 def _number(value: Any) -> float | None:
     """A finite float, or None (missing, NaN, an infinity)."""
     if value is None:

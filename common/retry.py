@@ -1,4 +1,7 @@
-"""Riding out Redis outages: capped exponential backoff, one warning per outage."""
+"""Riding out Redis outages: capped exponential backoff, one warning per outage.
+
+An outage is Redis unreachable, loading, or out of memory (maxmemory reached: every
+write of this project is refused whole then, so retrying it is safe)."""
 
 from __future__ import annotations
 
@@ -8,14 +11,21 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from redis.exceptions import BusyLoadingError
+from redis.exceptions import BusyLoadingError, OutOfMemoryError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-TRANSIENT = (RedisConnectionError, RedisTimeoutError, BusyLoadingError, ConnectionError, OSError)
+TRANSIENT = (
+    RedisConnectionError,
+    RedisTimeoutError,
+    BusyLoadingError,
+    OutOfMemoryError,
+    ConnectionError,
+    OSError,
+)
 
 
 class Outage:
@@ -31,6 +41,7 @@ class Outage:
         self.cap = cap
         self._since: float | None = None
         self._connected = False
+        self.problem = ""  # what the current outage is, for the heartbeat ("" when none)
 
     async def call(self, op: Callable[[], Awaitable[T]]) -> T:
         delay = 0.05
@@ -38,9 +49,8 @@ class Outage:
             try:
                 result = await op()
             except TRANSIENT as exc:
-                if not self._connected:
+                if not self._connected or self._given_up(exc):
                     raise
-                self._lost(exc)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.cap)
                 continue
@@ -48,17 +58,29 @@ class Outage:
             self._recovered()
             return result
 
-    def _lost(self, exc: BaseException) -> None:
+    def _given_up(self, exc: BaseException) -> bool:
+        """Note the outage (one warning at its start); True once it lasted ``give_up``."""
         now = time.monotonic()
         if self._since is None:
             self._since = now
-            logger.warning("%s: Redis unavailable (%s); retrying", self.what, exc)
-        elif now - self._since > self.give_up:
-            raise RedisConnectionError(
-                f"Redis unavailable for over {self.give_up:.0f} s: {exc}"
-            ) from exc
+            self.problem = _describe(exc)
+            logger.warning("%s: %s (%s); retrying", self.what, self.problem, exc)
+            return False
+        if now - self._since > self.give_up:
+            logger.error("%s: %s for over %.0f s: giving up", self.what, self.problem, self.give_up)
+            return True
+        return False
 
     def _recovered(self) -> None:
         if self._since is not None:
             logger.info("%s: Redis is back after %.1f s", self.what, time.monotonic() - self._since)
             self._since = None
+            self.problem = ""
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, OutOfMemoryError):
+        return "Redis is out of memory (maxmemory reached)"
+    if isinstance(exc, BusyLoadingError):
+        return "Redis is loading its data"
+    return "Redis unavailable"

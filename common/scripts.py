@@ -15,6 +15,14 @@ from importlib import resources
 
 from common import codec, keys, results
 
+# Every write checks the run's incarnation first ('' for a run made before runs had ids).
+SAME_RUN = """local function same_run(meta, run_id)
+  local id = redis.call('HGET', meta, META.id)
+  if id then return id == run_id end
+  return run_id == '' and redis.call('EXISTS', meta) == 1
+end
+local function norun() return redis.error_reply('NORUN run meta is gone or was reset') end"""
+
 
 def _table(name: str, names: Mapping[str, str]) -> str:
     items = ", ".join(f"{key} = '{value}'" for key, value in names.items())
@@ -35,6 +43,7 @@ def prelude() -> str:
             _table("RESULT", result),
             _table("DEAD", dead),
             f"local GROUP, BATCH_TAG = '{keys.GROUP}', '{keys.META_BATCH_TAG}'",
+            SAME_RUN,
             "",
         ]
     )

@@ -32,6 +32,7 @@ from common.settings import (
 )
 from common.target import RedisTarget
 from common.tasks import cancel_all
+from launcher.limits import check_fleet
 from monitor.main import Monitor
 from monitor.summary import Snapshot
 from monitor.views import View
@@ -74,6 +75,7 @@ def plan(flags: dict[str, Any]) -> Plan:
     cfg = read_config_file(base.config) if base.config else SimConfig.example()
     if not cfg.senders:
         raise UsageProblem(f"{base.config}: senders: none listed; sms-sim run needs at least one")
+    check_fleet(len(cfg.senders), real_server=base.redis_url is not None)
     shared = {"run": base.run, "redis_url": base.redis_url}
     producer_flags = {**shared, "seed": base.seed, "count": flags.get("count")}
     monitor_flags = {**shared, **{k: flags.get(k) for k in ("json_output", "plain", "report")}}

@@ -15,9 +15,7 @@
 -- The trim comes first: it frees memory, and a script that has written once is not
 -- refused for lack of memory afterwards, so a full Redis can still be relieved.
 
-if redis.call('HGET', KEYS[1], META.id) ~= ARGV[1] then
-  return redis.error_reply('NORUN run meta is gone or was reset')
-end
+if not same_run(KEYS[1], ARGV[1]) then return norun() end
 local function after(a, b)  -- stream id a comes after b
   local am, as = string.match(a, '^(%d+)-(%d+)$')
   local bm, bs = string.match(b, '^(%d+)-(%d+)$')

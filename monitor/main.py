@@ -15,6 +15,7 @@ from common.settings import MonitorSettings
 from common.target import RedisTarget
 from monitor.html import write_report
 from monitor.reader import READ_COUNT, TOOK_OVER, ResultsReader
+from monitor.stall import StallWatch
 from monitor.stats import Stats
 from monitor.summary import Snapshot
 from monitor.timeline import Timeline
@@ -23,6 +24,7 @@ from monitor.views import View, close_view
 logger = logging.getLogger(__name__)
 
 MAX_BLOCK_MS = 1000
+STALL_AFTER = 10.0  # seconds without a result before the monitor looks for why
 
 
 class Monitor:
@@ -40,6 +42,7 @@ class Monitor:
         self.keys = RunKeys(settings.run)
         self.reader = ResultsReader(client, self.keys, trim=not settings.keep_results)
         self.created = 0.0
+        self.stall = StallWatch(after=max(2 * settings.report_period, STALL_AFTER))
         self.timeline = Timeline()
 
     @property
@@ -99,7 +102,9 @@ class Monitor:
             if complete and TOOK_OVER < read < READ_COUNT:  # caught up after "complete"
                 break
             if loop.time() >= next_report:
-                self.view.update(await self.snapshot(state))
+                snap = await self.snapshot(state)
+                self.view.update(snap)
+                await self.stall.check(self.client, self.stats.attempts, snap.senders)
                 await self.reader.save_checkpoint()
                 next_report = max(next_report + period, loop.time())
         return state

@@ -12,9 +12,9 @@
 -- Returns the new produced count; errors NORUN (meta gone, or another incarnation),
 -- STALE produced=<n>.
 
-local state = redis.call('HMGET', KEYS[2], META.id, META.produced)
-if state[1] ~= ARGV[1] then return redis.error_reply('NORUN run meta is gone or was reset') end
-local start, produced = tonumber(ARGV[2]), tonumber(state[2])
+if not same_run(KEYS[2], ARGV[1]) then return norun() end
+local start = tonumber(ARGV[2])
+local produced = tonumber(redis.call('HGET', KEYS[2], META.produced))
 if produced ~= start then return redis.error_reply('STALE produced=' .. produced) end
 local seq, to = start, nil
 for line in string.gmatch(ARGV[4], '[^\n]+') do

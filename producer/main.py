@@ -19,6 +19,7 @@ logger = logging.getLogger(__name__)
 PROGRESS_EVERY = 5.0
 GENERATE_SLICE = 250
 BACKLOG_POLL = 0.02
+STALLED_SAY_EVERY = 30.0  # seconds between "still waiting for room" lines
 
 
 class Producer:
@@ -109,17 +110,30 @@ def _chunk_size(settings: ProducerSettings) -> int:
 
 
 async def _wait_for_room(writer: RunWriter, cap: int, n: int, stop: asyncio.Event) -> bool:
-    """Wait until ``n`` more messages fit under the backlog cap; False if stopped first."""
+    """Wait until ``n`` more messages fit under the backlog cap; False if stopped first.
+    Says every ``STALLED_SAY_EVERY`` seconds that it waits, and whether senders work."""
     if cap == 0:
         return True
-    said = False
-    while await writer.backlog() + n > cap:
-        if not said:
-            logger.debug("backlog at its cap of %d; waiting for senders", cap)
-            said = True
+    loop = asyncio.get_running_loop()
+    since = say_at = loop.time()
+    while (backlog := await writer.backlog()) + n > cap:
+        if loop.time() - say_at >= STALLED_SAY_EVERY:
+            say_at = loop.time()
+            await _say_stalled(writer, backlog, loop.time() - since)
         try:
             await asyncio.wait_for(stop.wait(), BACKLOG_POLL)
             return False
         except TimeoutError:
             pass
     return True
+
+
+async def _say_stalled(writer: RunWriter, backlog: int, waited: float) -> None:
+    live = await writer.working_senders()
+    who = f"{live} sender(s) working" if live else "no sender is working (start sms-sender)"
+    logger.warning(
+        "waiting %.0f s for room: %d messages undelivered, the backlog cap; %s",
+        waited,
+        backlog,
+        who,
+    )

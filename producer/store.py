@@ -13,7 +13,9 @@ from redis.exceptions import ResponseError
 from common import keys as k
 from common import scripts
 from common.errors import UsageProblem, run_gone
+from common.heartbeat import Heartbeat, working
 from common.keys import RunKeys
+from common.run import RunWrites
 
 ENQUEUE = scripts.load("producer", "enqueue.lua")
 
@@ -86,5 +88,11 @@ class RunWriter:
         produced, delivered, abandoned = (int(v or 0) for v in values)
         return produced - delivered - abandoned
 
+    async def working_senders(self) -> int:
+        raw: dict[str, str] = await self.client.hgetall(self.keys.senders)  # type: ignore[assignment]
+        beats = {name: Heartbeat.parse(name, value) for name, value in raw.items()}
+        return working(beats, time.time())
+
     async def mark_done(self) -> None:
-        await self.client.hset(self.keys.meta, k.META_DONE, 1)
+        """Every message is enqueued (only while the run is the one this producer opened)."""
+        await RunWrites(self.client, self.keys, self.run_id).hset(self.keys.meta, k.META_DONE, "1")

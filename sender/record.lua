@@ -24,9 +24,9 @@
 local outbox, results, delivered, meta, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local run_id, sender, batch, compact_at = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[5])
 local tag = BATCH_TAG .. sender
+if not same_run(meta, run_id) then return norun() end
 local state = redis.call('HMGET', meta, META.id, META.total, META.produced, tag,
                          META.delivered_base)
-if state[1] ~= run_id then return redis.error_reply('NORUN run meta is gone or was reset') end
 -- The tag holds the last batch's id and its flags: 'id|flags'.
 local done = batch .. '|'
 if state[4] and string.sub(state[4], 1, #done) == done then

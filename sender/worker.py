@@ -262,6 +262,7 @@ class Sender:
             inflight=len(self.slots.inflight),
             sent=self.sent,
             started=self.started,
+            error=getattr(getattr(self.client, "outage", None), "problem", ""),
         )
         await self.writes.hset(self.keys.senders, self.name, beat.to_json())
 

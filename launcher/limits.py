@@ -1,0 +1,52 @@
+"""What one process can serve: ``sms-sim run`` says so up front, with what to do, instead
+of failing midway (thousands of "Redis unavailable" lines when file descriptors run out).
+"""
+
+from __future__ import annotations
+
+import logging
+import resource
+
+from common.errors import UsageProblem
+
+logger = logging.getLogger(__name__)
+
+MAX_SENDERS = 1000  # senders in one process (each its own tasks, client, heartbeat)
+CONNECTIONS_PER_SENDER = 4  # a blocking read, a recording write, heartbeat, keep-fresh
+SPARE_FDS = 64  # the producer, the monitor, the interpreter's own files
+
+
+def check_fleet(senders: int, real_server: bool) -> None:
+    """Refuse a fleet larger than one process serves; raise the open-files limit as far as
+    the system allows when a real server needs more connections than it permits."""
+    advice = (
+        "give the profiles more `concurrency` (one sender with C slots sends C messages at "
+        "once), or split the fleet over several processes (`sms-sim run --redis-url URL` "
+        "with part of the senders, or `sms-sender` processes joining the same run)"
+    )
+    if senders > MAX_SENDERS:
+        raise UsageProblem(
+            f"{senders} senders is more than one process serves (at most {MAX_SENDERS}): {advice}"
+        )
+    if not real_server:
+        return
+    needed = senders * CONNECTIONS_PER_SENDER + SPARE_FDS
+    if open_files_limit(needed) < needed:
+        raise UsageProblem(
+            f"{senders} senders need about {needed} open files (Redis connections) but this "
+            f"process may open {open_files_limit(needed)} (`ulimit -n`): raise it, or {advice}"
+        )
+
+
+def open_files_limit(wanted: int) -> int:
+    """The soft open-files limit, raised towards ``wanted`` when the hard limit allows."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+            logger.debug("raised the open-files limit to %d", target)
+        except (ValueError, OSError):
+            pass
+    return wanted if soft == resource.RLIM_INFINITY else int(soft)
