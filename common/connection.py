@@ -139,7 +139,7 @@ async def clients(target: RedisTarget, what: str = "redis") -> AsyncIterator[Cal
     made: list[Redis] = []
 
     def make() -> Redis:
-        client = embedded.client() if embedded else connect(target.url or "", what)
+        client = embedded.client() if embedded else connect(target.url or "", what, target.give_up)
         made.append(client)
         return client
 

@@ -28,7 +28,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from common.configfile import describe, read_yaml_mapping
 from common.errors import ConfigError
-from common.target import check_url
+from common.target import RedisTarget, check_url
 
 DEFAULT_RUN = "default"
 DEFAULT_COUNT = 1000
@@ -136,6 +136,7 @@ class RoleSettings(BaseSettings):
         "run": "SMS_RUN",
         "config": "SMS_CONFIG",
         "log_level": "LOG_LEVEL",
+        "redis_give_up": "REDIS_GIVE_UP",
     }
 
     redis_url: str | None = Field(
@@ -146,6 +147,14 @@ class RoleSettings(BaseSettings):
     )
     config: Path | None = Field(default=None, validation_alias=AliasChoices("config", "SMS_CONFIG"))
     log_level: str = Field(default="INFO", validation_alias=AliasChoices("log_level", "LOG_LEVEL"))
+    redis_give_up: Period = Field(
+        default=60.0, validation_alias=AliasChoices("redis_give_up", "REDIS_GIVE_UP")
+    )
+
+    @property
+    def target(self) -> RedisTarget:
+        """The named server (a role refuses to run without one)."""
+        return RedisTarget.for_role(self.redis_url, self.redis_give_up)
 
     @field_validator("redis_url")
     @classmethod

@@ -63,6 +63,7 @@ class RedisTarget:
     """A server by URL, or the embedded one (``url`` None)."""
 
     url: str | None = None
+    give_up: float = 60.0  # seconds a role rides out a Redis outage before it exits 1
 
     @property
     def embedded(self) -> bool:
@@ -78,16 +79,16 @@ class RedisTarget:
         return self.url is not None and self.url.startswith("rediss://")
 
     @classmethod
-    def for_role(cls, url: str | None) -> RedisTarget:
+    def for_role(cls, url: str | None, give_up: float = 60.0) -> RedisTarget:
         """A role needs a named server."""
         if url is None:
             raise UsageProblem(
                 "no Redis named: give --redis-url URL or set REDIS_URL "
                 f"(for example {EXAMPLE_URL}); `sms-sim run` alone runs on an embedded one"
             )
-        return cls(url)
+        return cls(url, give_up)
 
     @classmethod
-    def for_launcher(cls, url: str | None) -> RedisTarget:
+    def for_launcher(cls, url: str | None, give_up: float = 60.0) -> RedisTarget:
         """``sms-sim run``: the named server, or the embedded one."""
-        return cls(url)
+        return cls(url, give_up)

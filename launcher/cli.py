@@ -109,7 +109,7 @@ def reset_cmd(
 ) -> None:
     """Delete every key of a run."""
     opts = settings_or_exit(PROG, RoleSettings, given(ctx))
-    target = RedisTarget.for_role(opts.redis_url) if opts.redis_url else None
+    target = opts.target if opts.redis_url else None
     if target is None:
         fail(
             PROG,

@@ -80,7 +80,7 @@ def plan(flags: dict[str, Any]) -> Plan:
     producer_flags = {**shared, "seed": base.seed, "count": flags.get("count")}
     monitor_flags = {**shared, **{k: flags.get(k) for k in ("json_output", "plain", "report")}}
     return Plan(
-        RedisTarget.for_launcher(base.redis_url),
+        RedisTarget.for_launcher(base.redis_url, base.redis_give_up),
         cfg,
         load_settings(ProducerSettings, producer_flags, cfg),
         load_settings(MonitorSettings, monitor_flags, cfg),

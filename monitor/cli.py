@@ -23,7 +23,6 @@ from common.cli import (
 from common.connection import client_for
 from common.settings import MonitorSettings
 from common.stop import install_stop_handlers
-from common.target import RedisTarget
 from monitor.main import Monitor
 from monitor.summary import Snapshot, summary
 from monitor.views import make_view
@@ -57,7 +56,7 @@ def monitor(
 async def _main(settings: MonitorSettings) -> Snapshot | None:
     stop = asyncio.Event()
     install_stop_handlers(stop, PROG)
-    target = RedisTarget.for_role(settings.redis_url)
+    target = settings.target
     async with client_for(target, "monitor") as client:
         return await Monitor(client, settings, make_view(settings.plain), target).watch(stop)
 

@@ -22,7 +22,6 @@ from common.cli import (
 from common.connection import client_for
 from common.settings import ProducerSettings
 from common.stop import install_stop_handlers
-from common.target import RedisTarget
 from producer.main import produce
 
 logger = logging.getLogger(__name__)
@@ -54,7 +53,7 @@ def producer(
 async def _main(settings: ProducerSettings) -> int:
     stop = asyncio.Event()
     install_stop_handlers(stop, PROG)
-    target = RedisTarget.for_role(settings.redis_url)
+    target = settings.target
     async with client_for(target, "producer") as client:
         logger.info(
             "producing %d messages for run %r on %s", settings.count, settings.run, target.display

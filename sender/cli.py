@@ -21,7 +21,6 @@ from common.cli import (
 from common.connection import client_for
 from common.settings import SenderSettings
 from common.stop import install_stop_handlers
-from common.target import RedisTarget
 from sender.worker import serve
 
 PROG = "sms-sender"
@@ -62,7 +61,7 @@ def sender(
 async def _main(settings: SenderSettings) -> None:
     stop = asyncio.Event()
     install_stop_handlers(stop, PROG)
-    target = RedisTarget.for_role(settings.redis_url)
+    target = settings.target
     async with client_for(target, "sender") as client:
         await serve(client, settings, stop)
 

@@ -76,18 +76,15 @@ local outcomes = {}
 for line in string.gmatch(ARGV[4], '[^\n]+') do outcomes[#outcomes + 1] = check(line) end
 
 -- Writes ------------------------------------------------------------------------------
--- Bit (seq - base) of the delivered bitmap is message seq's. Every seq below base is
--- settled (delivered, or given up), so a success for one of them is a duplicate.
+-- Bit (seq - base) of the delivered bitmap is set once message seq is settled: delivered,
+-- or given up (abandoned). Every seq below base is settled. A second settlement of a
+-- message (a success after a takeover, a success or abandonment after an abandonment) is
+-- counted apart, never again as delivered or abandoned.
 local base = tonumber(state[5]) or 0
-local function set_delivered(seq)
+local function settle(seq)  -- 1 when it was settled already
   local offset = tonumber(seq) - base
   if offset < 0 then return 1 end
   return redis.call('SETBIT', delivered, offset, 1)
-end
-local function is_delivered(seq)
-  local offset = tonumber(seq) - base
-  if offset < 0 then return 1 end
-  return redis.call('GETBIT', delivered, offset)
 end
 
 -- The outbox holds messages in seq order (only the producer writes it) and is trimmed
@@ -141,7 +138,7 @@ for _, o in ipairs(outcomes) do
     redis.call('XADD', results, '*', RESULT.seq, o[3], RESULT.sender, sender,
                RESULT.attempt, o[4], RESULT.ok, '0', RESULT.duration, o[5], RESULT.ts, o[6])
   elseif kind == 'ok' then
-    if set_delivered(o[3]) == 1 then
+    if settle(o[3]) == 1 then
       flag = '0'
       result(o, '1', RESULT.dup, '1')
     else
@@ -149,7 +146,7 @@ for _, o in ipairs(outcomes) do
       result(o, '1', RESULT.latency, o[7])
     end
   else
-    if kind == 'abandon' and is_delivered(o[3]) == 1 then
+    if kind == 'abandon' and settle(o[3]) == 1 then
       flag = '0'
     elseif kind == 'abandon' then
       counts[META.abandoned] = counts[META.abandoned] + 1

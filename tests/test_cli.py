@@ -128,3 +128,103 @@ def test_sim_run_on_embedded_redis_prints_json(runner: Runner, tmp_path: Path) -
     assert summary["sent"] == summary["total"] == 60
     assert summary["attempts"] == summary["sent"] + summary["failed_attempts"]
     assert len(summary["senders"]) == 2
+
+
+# Issue 11: every failure a user can cause or meet is one line, exit 2 for bad input.
+HUGE = str(10**30)
+
+
+@pytest.mark.parametrize(
+    ("app", "args", "expected"),
+    [
+        (producer_app, ["--redis-url", ""], "empty"),
+        (producer_app, ["--redis-url", "not a url"], "scheme"),
+        (producer_app, ["--redis-url", "http://localhost:6379"], "scheme"),
+        (producer_app, ["--redis-url", "redis://localhost:99999/0"], "out of range"),
+        (producer_app, ["--redis-url", "redis://localhost:abc/0"], "redis_url"),
+        (producer_app, ["--redis-url", "redis://[::1:6379/0"], "IPv6"),
+        (producer_app, ["--redis-url", "redis://h:1/0?socket_timeout=abc"], "socket_timeout"),
+        (producer_app, ["--redis-url", "redis://h:1/zero"], "database"),
+        (sender_app, ["--claim-idle", "inf"], "claim_idle"),
+        (sender_app, ["--mean-time", "nan"], "mean_time"),
+        (sender_app, ["--concurrency", HUGE], "concurrency"),
+        (producer_app, ["--count", HUGE], "count"),
+        (monitor_app, ["--report-period", "inf"], "report_period"),
+        (monitor_app, ["--report", "."], "is a directory"),
+        (producer_app, [], "no Redis named"),
+        (sender_app, ["--mean-time", "0", "--failure-rate", "0"], "no Redis named"),
+        (monitor_app, [], "no Redis named"),
+        (sim_app, ["reset"], "reset needs --redis-url"),
+        (producer_app, ["--bogus"], "No such option"),
+    ],
+)
+def test_bad_values_exit_2_with_one_line(
+    runner: Runner, app: Main, args: list[str], expected: str
+) -> None:
+    result = runner(app, args)
+    assert result.exit_code == 2, result.output
+    assert expected in error_line(result.output)
+    assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("senders:\n  - {mean_time: .inf, failure_rate: 0.1}\n", "senders.0.mean_time"),
+        ("report_period: .inf\nsenders:\n  - {mean_time: 1, failure_rate: 0}\n", "finite"),
+        ("shape: .inf\nsenders:\n  - {mean_time: 1, failure_rate: 0}\n", "shape"),
+        ("num_messages: true\nsenders:\n  - {mean_time: 1, failure_rate: 0}\n", "not true/false"),
+        ("num_messages: 5\nnum_messages: 6\n", "duplicate key 'num_messages'"),
+        ("num_messages: 5\n", "senders: none listed"),
+        ("senders:\n  - {mean_time: 1, failure_rate: 0, concurrency: 1.0e+30}\n", "concurrency"),
+    ],
+)
+def test_configs_that_make_no_sense_exit_2(
+    runner: Runner, tmp_path: Path, text: str, expected: str
+) -> None:
+    (tmp_path / "c.yaml").write_text(text, encoding="utf-8")
+    result = runner(sim_app, ["run", "c.yaml"])
+    assert result.exit_code == 2, result.output
+    assert expected in error_line(result.output)
+
+
+@pytest.mark.parametrize(
+    ("data", "expected"),
+    [
+        ("num_messages: 5\n".encode("utf-16"), "not UTF-8"),
+        (b"num_messages: 5\nsenders: [{mean_time: 1, failure_rate: 0}]\n# caf\xe9\n", "not UTF-8"),
+        (b"# padding\n" * 200_000, "too large"),
+    ],
+)
+def test_unreadable_config_files_exit_2(
+    runner: Runner, tmp_path: Path, data: bytes, expected: str
+) -> None:
+    (tmp_path / "c.yaml").write_bytes(data)
+    result = runner(sim_app, ["run", "c.yaml"])
+    assert result.exit_code == 2, result.output
+    assert expected in error_line(result.output)
+
+
+def test_a_fleet_larger_than_one_process_serves_is_refused_up_front(
+    runner: Runner, tmp_path: Path
+) -> None:
+    fleet = "".join("  - {mean_time: 0.1, failure_rate: 0.1}\n" for _ in range(10_000))
+    (tmp_path / "c.yaml").write_text(f"senders:\n{fleet}", encoding="utf-8")
+    result = runner(sim_app, ["run", "c.yaml"])
+    assert result.exit_code == 2, result.output
+    line = error_line(result.output)
+    assert "10000 senders" in line and "concurrency" in line and "processes" in line
+
+
+def test_help_shows_each_default_and_variable(runner: Runner) -> None:
+    result = runner(sender_app, ["--help"])
+    assert result.exit_code == 0
+    text = " ".join(result.output.split())
+    assert "Gamma shape of the delay." in text
+    assert "[default: 10.0]" in text and "SENDER_SHAPE" in text
+    assert "[default: 10.0]" in text.split("--claim-idle")[1][:200]
+
+
+def test_version(runner: Runner) -> None:
+    result = runner(sim_app, ["--version"])
+    assert result.exit_code == 0 and result.stdout.startswith("sms-sim ")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from common.errors import ConfigError
+from common.errors import ConfigError, UsageProblem
 from common.settings import (
     EXAMPLE_FLEET,
     MonitorSettings,
@@ -128,3 +128,38 @@ def test_failure_rate_one_needs_max_attempts() -> None:
     with pytest.raises(ValidationError):
         SenderSettings(failure_rate=1.0)
     assert SenderSettings(failure_rate=1.0, max_attempts=3).failure_rate == 1.0
+
+
+def test_sim_run_reads_every_role_variable_as_the_roles_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 10: SENDER_CLAIM_IDLE reached the senders of `sms-sim run` while
+    SENDER_CONCURRENCY was ignored, and PRODUCER_COUNT too. Now both roles' variables
+    apply there as they do to sms-sender and sms-producer (flag > env > file > default)."""
+    from launcher.simulate import plan  # noqa: PLC0415
+
+    path = write(tmp_path, SEED_YAML)
+    monkeypatch.setenv("SENDER_CLAIM_IDLE", "99")
+    monkeypatch.setenv("SENDER_CONCURRENCY", "7")
+    monkeypatch.setenv("PRODUCER_COUNT", "12")
+    the_plan = plan({"config": path})
+    assert the_plan.producer.count == 12
+    assert [p.concurrency for _, p in the_plan.senders] == [7, 7]
+    assert [s.claim_idle for s, _ in the_plan.senders] == [99.0, 99.0]
+    assert [p.mean_time for _, p in the_plan.senders] == [0.05, 0.10]  # from the file
+    assert plan({"config": path, "count": 3}).producer.count == 3  # the flag wins
+    assert plan({}).producer.count == 12 and len(plan({}).senders) == 5  # the example fleet
+
+
+def test_a_role_without_a_named_server_refuses_and_sim_run_is_embedded() -> None:
+    """Issue 10: redis_url None meant "embedded" in the launcher and 127.0.0.1:6379 in the
+    roles (a standalone monitor showed embedded:// while connected to 6379)."""
+    from launcher.simulate import plan  # noqa: PLC0415
+
+    with pytest.raises(UsageProblem, match="no Redis named"):
+        _ = load_settings(MonitorSettings).target
+    assert plan({}).target.embedded and plan({}).target.display == "embedded (in-process)"
+    url = "redis://:pw@example:1/0"
+    assert load_settings(MonitorSettings, {"redis_url": url}).target.display == (
+        "redis://:***@example:1/0"
+    )

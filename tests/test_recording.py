@@ -1,0 +1,179 @@
+"""The recording script on a real redis-server: any batch mixing valid and invalid outcomes
+leaves Redis either fully updated (every valid outcome recorded, every invalid one a dead
+letter) or untouched (a batch for another incarnation of the run)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import redis
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from common import keys as k
+from common.keys import RunKeys
+from monitor.reader import CHECKPOINT
+from sender.recorder import RECORD
+
+TOTAL = 6  # the run's messages; seqs 0..5 are the run's
+
+
+@pytest.fixture
+def server(redis_url: str) -> Iterator[redis.Redis]:
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    yield client
+    client.close()
+
+
+def open_run(r: redis.Redis, keys: RunKeys) -> tuple[str, list[str]]:
+    """A run of TOTAL messages, all read by one consumer (pending): its id and entry ids."""
+    run_id = uuid.uuid4().hex
+    meta = {k.META_ID: run_id, k.META_TOTAL: TOTAL, k.META_PRODUCED: TOTAL, k.META_DONE: 1}
+    r.hset(keys.meta, mapping=meta)  # type: ignore[arg-type]
+    r.xgroup_create(keys.outbox, k.GROUP, id="0", mkstream=True)
+    for seq in range(TOTAL):
+        r.xadd(keys.outbox, {"seq": seq, "to": "+15551234567", "body": "x", "created": 1})
+    read: Any = r.xreadgroup(k.GROUP, "gw", {keys.outbox: ">"})
+    return run_id, [eid for eid, _ in read[0][1]]
+
+
+# One outcome line: (kind, seq text, number text, valid?) -> the line and whether it is valid.
+SEQS = st.one_of(
+    st.integers(0, TOTAL - 1).map(lambda s: (str(s), True)),
+    st.sampled_from(
+        [(str(TOTAL), False), (str(10**12), False), ("-1", False), ("x", False), ("", False)]
+    ),
+)
+NUMBERS = st.one_of(
+    st.floats(0, 10, allow_nan=False).map(lambda x: (f"{x:.6f}", True)),
+    st.sampled_from([("nan", False), ("inf", False), ("-inf", False), ("abc", False)]),
+)
+KINDS = st.sampled_from(["ok", "fail", "abandon", "malformed", "junk"])
+
+
+@st.composite
+def outcome(draw: st.DrawFn, ids: list[str]) -> tuple[str, str, bool]:
+    """(kind, line, recordable as is)."""
+    kind = draw(KINDS)
+    (seq, seq_ok), (duration, d_ok), (latency, l_ok) = draw(SEQS), draw(NUMBERS), draw(NUMBERS)
+    entry = ids[int(seq)] if seq_ok else draw(st.sampled_from(ids))
+    line = "\t".join([kind, entry, seq, "1", duration, "1.0", latency])
+    if kind == "junk":
+        return kind, draw(st.sampled_from([line, "ok\tnot-an-id\t1\t1\t1\t1\t1", "x"])), False
+    valid = {
+        "ok": seq_ok and d_ok and l_ok,
+        "fail": seq_ok and d_ok,
+        "abandon": seq_ok,
+        "malformed": False,  # recorded as a dead letter, as it says
+    }[kind]
+    return kind, line, valid
+
+
+def snapshot(r: redis.Redis, keys: RunKeys) -> dict[str, Any]:
+    return {key: r.dump(key) for key in keys.all()}
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.data(), same_run=st.booleans())
+def test_any_batch_is_applied_whole_or_not_at_all(
+    server: redis.Redis, data: st.DataObject, same_run: bool
+) -> None:
+    keys = RunKeys(f"prop-{uuid.uuid4().hex[:10]}")
+    try:
+        run_id, ids = open_run(server, keys)
+        batch = data.draw(st.lists(outcome(ids), min_size=1, max_size=12))
+        script = server.register_script(RECORD)
+        before = snapshot(server, keys)
+        lines = "\n".join(x[1] for x in batch)
+        args: list[str | int] = [run_id if same_run else "another", "gw", "b-1", lines, 8]
+        try:
+            flags = str(script(keys=_keys(keys), args=args))
+        except redis.ResponseError as exc:
+            assert not same_run and "NORUN" in str(exc)
+            assert snapshot(server, keys) == before  # untouched
+            return
+        assert same_run
+        _assert_applied(server, keys, batch, flags)
+    finally:
+        server.delete(*keys.all())
+
+
+def _keys(keys: RunKeys) -> list[str]:
+    return [keys.outbox, keys.results, keys.delivered, keys.meta, keys.dead]
+
+
+def _assert_applied(
+    r: redis.Redis, keys: RunKeys, batch: list[tuple[str, str, bool]], flags: str
+) -> None:
+    assert len(flags) == len(batch)
+    recorded = [(kind, int(line.split("\t")[2])) for kind, line, valid in batch if valid]
+    dead = [line for kind, line, valid in batch if not valid or kind == "malformed"]
+    settled: set[int] = set()  # what the script must do, outcome by outcome
+    delivered = abandoned = duplicates = 0
+    for kind, seq in recorded:
+        if kind in ("ok", "abandon") and seq in settled:
+            duplicates += kind == "ok"
+        elif kind == "ok":
+            delivered, settled = delivered + 1, settled | {seq}
+        elif kind == "abandon":
+            abandoned, settled = abandoned + 1, settled | {seq}
+    meta: Any = r.hgetall(keys.meta)
+    assert int(meta.get(k.META_DELIVERED, 0)) == delivered
+    assert int(meta.get(k.META_ABANDONED, 0)) == abandoned
+    assert int(meta.get(k.META_DEAD, 0)) == len(dead)
+    assert int(r.bitcount(keys.delivered)) == len(settled)
+    attempts = sum(1 for kind, _ in recorded if kind in ("ok", "fail"))
+    assert r.xlen(keys.results) == attempts
+    entries: Any = r.xrange(keys.results)
+    dups = [fields for _, fields in entries if "dup" in fields]
+    assert len(dups) == duplicates
+    abandon_lines = sum(1 for kind, _ in recorded if kind == "abandon")
+    assert r.xlen(keys.dead) == len(dead) + abandon_lines
+    assert flags.count("1") == len(batch) - duplicates - _late(recorded) - _bad(batch)
+
+
+def _late(recorded: list[tuple[str, int]]) -> int:
+    """Abandonments of a message settled before (flag 0)."""
+    settled: set[int] = set()
+    late = 0
+    for kind, seq in recorded:
+        if kind in ("ok", "abandon"):
+            late += kind == "abandon" and seq in settled
+            settled.add(seq)
+    return late
+
+
+def _bad(batch: list[tuple[str, str, bool]]) -> int:
+    """Lines that name no entry (flag 0): the junk ones."""
+    return sum(1 for kind, _, _ in batch if kind == "junk")
+
+
+def test_out_of_memory_refuses_a_batch_whole_and_a_monitor_can_still_trim(
+    server: redis.Redis,
+) -> None:
+    """At maxmemory Redis refuses the recording script at its first write: nothing of the
+    batch is written. The checkpoint script trims first, so it still runs and frees memory."""
+    keys = RunKeys(f"oom-{uuid.uuid4().hex[:10]}")
+    run_id, ids = open_run(server, keys)
+    for seq in range(3):
+        server.xadd(keys.results, {"seq": seq, "sender": "gw", "attempt": 1, "ok": 0})
+    lines = "\n".join(f"ok\t{ids[s]}\t{s}\t1\t0.1\t1.0\t0.5" for s in range(TOTAL))
+    before = snapshot(server, keys)
+    server.config_set("maxmemory", 1)
+    try:
+        with pytest.raises(redis.exceptions.OutOfMemoryError):
+            server.register_script(RECORD)(keys=_keys(keys), args=[run_id, "gw", "b", lines, 8])
+        assert snapshot(server, keys) == before
+        last: Any = server.xrange(keys.results)[-1][0]  # type: ignore[index]
+        saved = server.register_script(CHECKPOINT)(
+            keys=[keys.meta, keys.monitor, keys.results], args=[run_id, last, "{}", "1"]
+        )
+        assert saved == 1 and server.xlen(keys.results) == 1  # trimmed below the last
+    finally:
+        server.config_set("maxmemory", 0)
+        server.delete(*keys.all())
