@@ -118,28 +118,42 @@ async def simulate(plan: Plan, view: View, stop: asyncio.Event) -> Snapshot | No
             producer.fill(stop),
             *(serve(make(), s, stop, profile) for s, profile in plan.senders),
         ]
-        watcher = asyncio.create_task(monitor.watch(stop))
+        watch_stop = asyncio.Event()  # the monitor stops once every other role has left
+        watcher = asyncio.create_task(monitor.watch(watch_stop))
         workers = [asyncio.create_task(role) for role in roles]
-        await _supervise(watcher, workers, stop)
+        await _supervise(watcher, workers, stop, watch_stop)
         return watcher.result()
 
 
 async def _supervise(
-    watcher: asyncio.Task[Snapshot | None], workers: list[asyncio.Task[object]], stop: asyncio.Event
+    watcher: asyncio.Task[Snapshot | None],
+    workers: list[asyncio.Task[object]],
+    stop: asyncio.Event,
+    watch_stop: asyncio.Event,
 ) -> None:
     """Wait until every role is done; a failing role stops everything and its error
-    propagates."""
-    tasks: set[asyncio.Task[Any]] = {watcher, *workers}
+    propagates. Stopped early (SIGINT), the senders finish or hand back what they hold
+    first, then the monitor counts what they recorded: the summary holds all of it."""
     # Once the monitor has the final summary, senders need not wait out a blocking read.
     watcher.add_done_callback(lambda _: stop.set())
     try:
-        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        await _workers_done(workers, watcher)
+        watch_stop.set()
+        await watcher
+    finally:
+        stop.set()
+        watch_stop.set()
+        await cancel_all([watcher, *workers])
+
+
+async def _workers_done(workers: list[asyncio.Task[object]], watcher: asyncio.Task[Any]) -> None:
+    """Until every worker has ended; the first failure of any role (the monitor too)."""
+    pending: set[asyncio.Task[Any]] = {*workers, watcher}
+    while pending - {watcher}:
+        done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
         for task in done:
             if not task.cancelled() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
-    finally:
-        stop.set()
-        await cancel_all(tasks)
 
 
 async def _refuse_finished_run(client: Redis, keys: RunKeys) -> None:

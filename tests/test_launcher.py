@@ -1,0 +1,69 @@
+"""`sms-sim run` in one process: stopping it early, and finished runs."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+from pathlib import Path
+
+import pytest
+from redis.asyncio import Redis
+
+from common.keys import RunKeys
+from common.run import read_state
+from launcher.simulate import plan, simulate
+from monitor.views import PlainView
+from sender.worker import serve
+from tests.roles import produce_now, send_all, sender_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("REDIS_URL", "SMS_RUN", "SMS_CONFIG", "PRODUCER_COUNT", "SENDER_CONCURRENCY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+
+
+async def test_a_run_stopped_early_summarises_everything_its_senders_recorded(
+    tmp_path: Path, redis_url: str, run_name: str
+) -> None:
+    """Issue 16 item 4: on Ctrl-C the summary said 272 sent while the senders' own lines
+    added up to 277. The senders finish their in-flight messages first (grace), then the
+    monitor counts what they recorded."""
+    (tmp_path / "c.yaml").write_text(
+        "num_messages: 5000\nreport_period: 0.1\nsenders:\n"
+        "  - {mean_time: 0.05, failure_rate: 0.3, concurrency: 20}\n"
+        "  - {mean_time: 0.08, failure_rate: 0.1, concurrency: 20}\n",
+        encoding="utf-8",
+    )
+    the_plan = plan({"config": tmp_path / "c.yaml", "redis_url": redis_url, "run": run_name})
+    stop = asyncio.Event()
+    running = asyncio.create_task(simulate(the_plan, PlainView(io.StringIO()), stop))
+    await asyncio.sleep(1.0)
+    stop.set()  # what SIGINT does
+    snap = await asyncio.wait_for(running, 20)
+    assert snap is not None and not snap.state.complete
+    client = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        state = await read_state(client, RunKeys(run_name))
+        assert state is not None and 0 < state.delivered < 5000
+        assert snap.stats.sent == state.delivered  # all of it, nothing recorded after
+        beats = await client.hgetall(RunKeys(run_name).senders)
+        assert all('"stopped"' in beat for beat in beats.values())
+    finally:
+        await client.delete(*RunKeys(run_name).all())
+        await client.aclose()
+
+
+async def test_a_sender_started_on_a_finished_run_registers_nothing(
+    client: Redis, keys: RunKeys
+) -> None:
+    """Issue 12 item 6: re-running `up` on a finished run added new idle senders to its
+    summary. A sender that finds the run complete leaves without a claim or heartbeat."""
+    await produce_now(client, keys.run, 10)
+    await send_all(client, keys.run, name="first")
+    before = await client.hgetall(keys.meta)
+    late = await serve(client, sender_settings(keys.run, name="late"), asyncio.Event())
+    assert late is None
+    assert list(await client.hkeys(keys.senders)) == ["first"]
+    assert await client.hgetall(keys.meta) == before
