@@ -31,6 +31,7 @@ class Heartbeat:
     max_attempts: int | None = None
     started: float = 0.0  # epoch seconds when it began serving the run
     error: str = ""  # what keeps it from working right now (e.g. Redis out of memory)
+    late: float = 0.0  # mean seconds its attempts ended after they were due, lately
 
     def to_json(self) -> str:
         record = asdict(self)
@@ -55,6 +56,7 @@ class Heartbeat:
                 _whole(data.get("max_attempts")),
                 _number(data.get("started")) or 0.0,
                 str(data.get("error") or ""),
+                _number(data.get("late")) or 0.0,
             )
         except (ValueError, TypeError, AttributeError, OverflowError):
             return cls(name)

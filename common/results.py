@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from typing import Any
 
 SEQ, SENDER, ATTEMPT, OK, DURATION, TS = "seq", "sender", "attempt", "ok", "duration", "ts"
-LATENCY, DUP = "latency", "dup"
-FIELDS = (SEQ, SENDER, ATTEMPT, OK, DURATION, TS)
+LATE, LATENCY, DUP = "late", "latency", "dup"
+# duration: the attempt's simulated time (the delay drawn from the sender's distribution);
+# late: how long after its intended end the attempt really ended (the simulator's error).
+FIELDS = (SEQ, SENDER, ATTEMPT, OK, DURATION, LATE, TS)
 EXTRAS = (LATENCY, DUP)
 
 # Positions in the flat [name, value, ...] list of an entry in the senders' layout.
@@ -39,12 +41,14 @@ class Result:
     ts: float
     latency: float | None = None
     dup: bool = False
+    late: float = 0.0
 
     def fields(self) -> list[str]:
         """The entry as the recording script writes it: flat, in the senders' layout."""
         values = (self.seq, self.sender, self.attempt, TRUE if self.ok else "0")
         flat: list[str] = []
-        for name, value in zip(FIELDS, (*values, self.duration, self.ts), strict=True):
+        numbers = (self.duration, self.late, self.ts)
+        for name, value in zip(FIELDS, (*values, *numbers), strict=True):
             flat += [name, str(value)]
         if self.dup:
             flat += [DUP, TRUE]
@@ -65,4 +69,5 @@ class Result:
             float(fields[TS]),
             float(latency) if latency is not None else None,
             DUP in fields,
+            float(fields.get(LATE, 0.0)),  # absent from results written before it existed
         )

@@ -28,10 +28,16 @@ class SenderStats:
     duplicates: int = 0
     durations: LogHistogram = field(default_factory=LogHistogram)
     last_ts: float = 0.0  # when this sender's latest result was written
+    late_total: float = 0.0  # seconds its attempts ended after they were due, summed
 
     @property
     def attempts(self) -> int:
         return self.durations.count
+
+    @property
+    def avg_late(self) -> float:
+        """Mean lateness of an attempt: the simulator's error, beside the model's time."""
+        return self.late_total / self.attempts if self.attempts else 0.0
 
     @property
     def avg_attempt_time(self) -> float:
@@ -48,6 +54,7 @@ class SenderStats:
             "dup": self.duplicates,
             "durations": self.durations.to_dict(),
             "ts": self.last_ts,
+            "late": self.late_total,
         }
 
     @classmethod
@@ -58,6 +65,7 @@ class SenderStats:
             int(data["dup"]),
             LogHistogram.from_dict(data["durations"]),
             float(data.get("ts", 0.0)),
+            float(data.get("late", 0.0)),
         )
 
 
@@ -70,6 +78,7 @@ class _Batch:
     failed: int = 0
     duplicates: int = 0
     ts: list[float] = field(default_factory=list)  # when each attempt was recorded
+    late: float = 0.0  # the attempts' lateness, summed
 
     @property
     def last(self) -> float:
@@ -81,6 +90,7 @@ _BYTE_NAMES = tuple(name.encode() for name in _NAMES)
 # Where the senders' layout (common.results) puts each name and value.
 _SENDER_NAME, _SENDER = r.AT[r.SENDER] - 1, r.AT[r.SENDER]
 _DURATION_NAME, _DURATION = r.AT[r.DURATION] - 1, r.AT[r.DURATION]
+_LATE = r.AT[r.LATE]
 _TS_NAME, _TS = r.AT[r.TS] - 1, r.AT[r.TS]
 _OK = r.AT[r.OK]
 _EXTRA_NAME, _EXTRA = r.EXTRA_NAME_AT, r.EXTRA_AT
@@ -119,6 +129,7 @@ def _slice(entries: list[tuple[Any, Any]]) -> tuple[dict[Any, _Batch], list[floa
             if batch is None:
                 batch = batches[f[_SENDER]] = _Batch()
             batch.durations.append(float(f[_DURATION]))
+            batch.late += float(f[_LATE])
             batch.ts.append(float(f[_TS]))
             extra = f[_EXTRA_NAME] if len(f) > _EXTRA_NAME else None
             if f[_OK] != one:
@@ -130,7 +141,7 @@ def _slice(entries: list[tuple[Any, Any]]) -> tuple[dict[Any, _Batch], list[floa
                 if extra == latency:
                     latencies.append(float(f[_EXTRA]))
         for batch in batches.values():
-            _finite(sum(batch.durations) + sum(batch.ts))
+            _finite(sum(batch.durations) + sum(batch.ts) + batch.late)
             if min(batch.durations) < 0:
                 raise _Unreadable
         _finite(sum(latencies))
@@ -146,7 +157,7 @@ def _finite(total: float) -> None:
 
 
 def _check(result: Result) -> None:
-    numbers = (result.duration, result.ts, result.latency or 0.0)
+    numbers = (result.duration, result.ts, result.late, result.latency or 0.0)
     if not all(math.isfinite(x) for x in numbers) or result.duration < 0:
         raise ValueError(f"not a usable number in {result}")
 
@@ -160,6 +171,7 @@ class Stats:
 
     def apply(self, result: Result) -> None:
         self.count(result.sender, result.duration, result.ts, result.ok, result.dup, result.latency)
+        self._sender(result.sender).late_total += result.late
 
     def apply_entries(self, entries: list[tuple[Any, Any]]) -> None:
         """Count results-stream entries: the monitor's hot path, so no object per entry
@@ -199,6 +211,7 @@ class Stats:
         stats.sent += batch.sent
         stats.failed += batch.failed
         stats.duplicates += batch.duplicates
+        stats.late_total += batch.late
         last_ts = batch.last
         if last_ts > stats.last_ts:
             stats.last_ts = last_ts

@@ -104,8 +104,10 @@ async def _make_batch(seed: int | None, start: int, n: int) -> str:
 
 
 def _chunk_size(settings: ProducerSettings) -> int:
+    """Batches of at most a quarter of the backlog cap: a batch as large as the cap would
+    wait for the outbox to run dry, and the senders would starve meanwhile."""
     if settings.max_backlog:
-        return max(1, min(settings.batch_size, settings.max_backlog))
+        return max(1, min(settings.batch_size, settings.max_backlog // 4))
     return settings.batch_size
 
 

@@ -41,14 +41,18 @@ class Attempts:
     gateway: Gateway
     max_attempts: int | None
 
-    def one(self, entry_id: str, msg: Message, attempt: int, duration: float) -> list[Outcome]:
-        """One attempt: [OK], [FAIL], or [FAIL, ABANDON] once max_attempts is reached. The
+    def one(
+        self, entry_id: str, msg: Message, attempt: int, duration: float, late: float = 0.0
+    ) -> list[Outcome]:
+        """One attempt of ``duration`` simulated seconds, ended ``late`` seconds after it
+        was due: [OK], [FAIL], or [FAIL, ABANDON] once max_attempts is reached. The
         message is settled unless the last outcome is FAIL."""
         ts = time.time()
         seq = str(msg.seq)
         if not self.gateway.fails():
-            return [Outcome(OK, entry_id, seq, attempt, duration, ts, f"{ts - msg.created:.6f}")]
-        failed = Outcome(FAIL, entry_id, seq, attempt, duration, ts)
+            latency = f"{ts - msg.created:.6f}"
+            return [Outcome(OK, entry_id, seq, attempt, duration, ts, latency, late)]
+        failed = Outcome(FAIL, entry_id, seq, attempt, duration, ts, "", late)
         if self.max_attempts and attempt >= self.max_attempts:
             reason = f"abandoned after {attempt} attempts"
             return [failed, Outcome(ABANDON, entry_id, seq, attempt, extra=reason)]

@@ -9,7 +9,7 @@
 -- ARGV[2] sender     the sender's name
 -- ARGV[3] batch      this batch's id: a batch replayed after a lost reply is not written twice
 -- ARGV[4] outcomes   one outcome per line, tab-separated:
---                    kind, entry id, seq, attempt, duration, ts, extra
+--                    kind, entry id, seq, attempt, duration, late, ts, extra
 --                    kind: fail | ok | abandon | malformed; extra: latency (ok) or reason
 -- ARGV[5] compact_at settled bits that leave the bitmap at once
 -- Returns one flag per outcome line ('1' counted; '0' a suppressed duplicate, a late
@@ -43,16 +43,16 @@ local function whole(text)  -- a non-negative integer in plain digits
   if #text <= 15 and string.match(text, '^%d+$') then return tonumber(text) end
 end
 local KINDS = {fail = true, ok = true, abandon = true, malformed = true}
-local LINE = '^(%a+)\t(%d+%-%d+)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)$'
+local LINE = '^(%a+)\t(%d+%-%d+)' .. string.rep('\t([^\t]*)', 6) .. '$'
 
--- An outcome as it will be recorded: {kind, id, seq, attempt, duration, ts, extra}, kind
+-- An outcome as it will be recorded: {kind, id, seq, attempt, duration, late, ts, extra}
 -- 'bad' for a line that names no entry, 'malformed' (a dead letter, extra the reason)
 -- for one that cannot be recorded as it is.
 local function check(line)
   local o = {string.match(line, LINE)}
   local kind, seq_text = o[1], o[3]
   if not KINDS[kind] then
-    return {'bad', '', '', '', '', '', 'unreadable outcome: ' .. string.sub(line, 1, 200)}
+    return {'bad', '', '', '', '', '', '', 'unreadable outcome: ' .. string.sub(line, 1, 200)}
   end
   if kind == 'malformed' then return o end
   local seq, problem = whole(seq_text), nil
@@ -62,13 +62,13 @@ local function check(line)
     problem = 'invalid attempt ' .. o[4]
   elseif kind ~= 'abandon' then
     local duration = finite(o[5])
-    if not (duration and duration >= 0 and finite(o[6])) then
+    if not (duration and duration >= 0 and finite(o[6]) and finite(o[7])) then
       problem = 'invalid duration or time'
-    elseif kind == 'ok' and not finite(o[7]) then
+    elseif kind == 'ok' and not finite(o[8]) then
       problem = 'invalid latency'
     end
   end
-  if problem then o[1], o[7] = 'malformed', problem end
+  if problem then o[1], o[8] = 'malformed', problem end
   return o
 end
 
@@ -126,8 +126,8 @@ end
 
 local function result(o, ok, extra_name, extra)
   redis.call('XADD', results, '*', RESULT.seq, o[3], RESULT.sender, sender,
-             RESULT.attempt, o[4], RESULT.ok, ok, RESULT.duration, o[5], RESULT.ts, o[6],
-             extra_name, extra)
+             RESULT.attempt, o[4], RESULT.ok, ok, RESULT.duration, o[5], RESULT.late, o[6],
+             RESULT.ts, o[7], extra_name, extra)
 end
 
 local flags, settled = {}, {}
@@ -136,14 +136,15 @@ for _, o in ipairs(outcomes) do
   local kind, flag = o[1], '1'
   if kind == 'fail' then
     redis.call('XADD', results, '*', RESULT.seq, o[3], RESULT.sender, sender,
-               RESULT.attempt, o[4], RESULT.ok, '0', RESULT.duration, o[5], RESULT.ts, o[6])
+               RESULT.attempt, o[4], RESULT.ok, '0', RESULT.duration, o[5], RESULT.late, o[6],
+               RESULT.ts, o[7])
   elseif kind == 'ok' then
     if settle(o[3]) == 1 then
       flag = '0'
       result(o, '1', RESULT.dup, '1')
     else
       counts[META.delivered] = counts[META.delivered] + 1
-      result(o, '1', RESULT.latency, o[7])
+      result(o, '1', RESULT.latency, o[8])
     end
   else
     if kind == 'abandon' and settle(o[3]) == 1 then
@@ -155,7 +156,7 @@ for _, o in ipairs(outcomes) do
       if kind == 'bad' then flag = '0' end
     end
     redis.call('XADD', dead, '*', DEAD.id, o[2], DEAD.seq, o[3], DEAD.sender, sender,
-               DEAD.reason, o[7])
+               DEAD.reason, o[8])
   end
   if kind ~= 'fail' and kind ~= 'bad' then settled[#settled + 1] = o[2] end
   flags[#flags + 1] = flag

@@ -37,6 +37,8 @@ RECORD = scripts.load("sender", "record.lua")
 class Outcome:
     """One attempt's outcome, or a message given up (abandoned) or rejected (malformed).
 
+    ``duration`` is the attempt's simulated time (the drawn delay), ``late`` how long
+    after its intended end the attempt really ended (the simulator's own error);
     ``extra`` is the latency for a success and the reason for a dead letter.
     """
 
@@ -47,6 +49,7 @@ class Outcome:
     duration: float = 0.0
     ts: float = 0.0
     extra: str = ""
+    late: float = 0.0
 
     def line(self) -> str:
         """The outcome as the script reads it (``seq`` and ``extra`` hold no tab or newline:
@@ -54,7 +57,7 @@ class Outcome:
         seq, extra = self.seq, self.extra
         return (
             f"{self.kind}\t{self.entry_id}\t{seq}\t{self.attempt}\t{self.duration:.6f}\t"
-            f"{self.ts:.6f}\t{extra}"
+            f"{self.late:.6f}\t{self.ts:.6f}\t{extra}"
         )
 
 

@@ -1,4 +1,13 @@
-"""A sender's send slots: which messages hold one, and what waits to be written.
+"""A sender's send slots: which messages hold one, when each free slot became free, and
+what waits to be written.
+
+Each slot keeps its own schedule (event-loop time). A message's attempts follow one
+another back to back on the intended times (an attempt starts when the previous one was
+due to end, not when its timer happened to fire), and a slot that frees at time T takes
+its next message as of T, or as of the message's own enqueue time if later (as a real
+gateway would have), however late the read that brings it. So a busy event loop or a
+round trip to Redis does not stretch the fleet's schedule: what it costs shows as each
+attempt's lateness (``late``), reported beside the model's own times.
 
 A slot holds a message from the moment it is read until its attempts are over
 (``inflight``: entry id -> the timer of its next attempt). Its outcome then waits for
@@ -13,8 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import heapq
+import math
 
 MAX_RECORDING = 2000  # outcomes waiting to be written before reading stops
+NEVER = -math.inf
 
 
 class Slots:
@@ -22,6 +34,7 @@ class Slots:
         self.capacity = capacity
         self.inflight: dict[str, asyncio.TimerHandle] = {}
         self.recording: set[str] = set()
+        self._free_since: list[float] = [NEVER] * capacity  # a heap: when each became free
         self._freed = asyncio.Event()
         self._failure: BaseException | None = None
 
@@ -30,7 +43,7 @@ class Slots:
         """Free slots, or none while the recorder has a full batch waiting."""
         if len(self.recording) >= MAX_RECORDING:
             return 0
-        return self.capacity - len(self.inflight)
+        return len(self._free_since)
 
     @property
     def busy(self) -> bool:
@@ -43,15 +56,22 @@ class Slots:
         """Every entry id this sender holds (to keep fresh)."""
         return [*self.inflight, *self.recording]
 
+    def take(self) -> float:
+        """Take the slot free longest; when it became free (``NEVER``: from the start)."""
+        return heapq.heappop(self._free_since)
+
     def attempt(self, entry_id: str, timer: asyncio.TimerHandle) -> None:
         """``entry_id`` holds a slot until ``timer`` (its next attempt) fires."""
         self.inflight[entry_id] = timer
 
-    def settled(self, entry_ids: list[str]) -> None:
-        """Their attempts are over: the slots free, the outcomes wait to be written."""
+    def settled(self, entry_ids: list[str], free_at: list[float]) -> None:
+        """Their attempts are over (each slot free as of ``free_at``): the slots free, the
+        outcomes wait to be written."""
         for entry_id in entry_ids:
             self.inflight.pop(entry_id, None)
             self.recording.add(entry_id)
+        for at in free_at:
+            heapq.heappush(self._free_since, at)
         self._freed.set()
 
     def written(self, entry_ids: list[str]) -> None:
@@ -78,10 +98,6 @@ class Slots:
         """Raise the first failure, if any."""
         if self._failure is not None:
             raise self._failure
-
-    @property
-    def failed(self) -> bool:
-        return self._failure is not None
 
     async def wait_free(self) -> None:
         """Until a slot frees (or a failure or ``wake``)."""

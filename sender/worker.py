@@ -5,8 +5,10 @@
 keep-fresh), consume until the run completes or ``stop`` is set, then finish or hand
 back in-flight messages and leave.
 
-An attempt's delay is a timer on the event loop (no task per message); with no delay to
-wait, a whole read is attempted at once.
+An attempt's delay is a timer on the event loop (no task per message), set on the slot's
+own schedule (``sender.slots``); with no delay to wait, a whole read is attempted at once.
+Orphans (messages idle on a crashed or stopped sender) are looked for every
+``claim_idle / 3`` seconds, in one scan of the pending list.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import functools
 import logging
 import random
 import time
+from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
@@ -36,6 +39,28 @@ logger = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY = 1.0
 MAX_READ = 200  # small reads: a big one delays every timer due meanwhile
+# A slot starts a message at most this far back (when it freed, or when the message was
+# enqueued); further back means the process cannot keep up with the fleet it simulates,
+# and the lateness of its attempts says so.
+MAX_BACKDATE = 1.0
+
+
+@dataclass(slots=True)
+class Lateness:
+    """How late attempts end against their schedule, over the last heartbeat period."""
+
+    total: float = 0.0
+    count: int = 0
+
+    def add(self, late: float) -> None:
+        self.total += late
+        self.count += 1
+
+    def take(self) -> float:
+        """The mean lateness since the last call (0 with no attempt)."""
+        mean = self.total / self.count if self.count else 0.0
+        self.total, self.count = 0.0, 0
+        return mean
 
 
 async def serve(
@@ -84,6 +109,8 @@ class Sender:
         self.started = time.time()
         self._loop = asyncio.get_running_loop()
         self._sweep_period = min(settings.claim_idle / 3, 5.0)
+        self._epoch = time.time() - self._loop.time()  # epoch seconds at loop time 0
+        self._late = Lateness()
 
     @classmethod
     async def create(
@@ -152,15 +179,14 @@ class Sender:
             taken: list[Entry] = []
             if self._loop.time() >= next_sweep:
                 taken = await self._take_over(free)
-                next_sweep = self._loop.time() + (0 if taken else self._sweep_period)
+                more = len(taken) == free  # a full take: look again at once
+                next_sweep = self._loop.time() + (0 if more else self._sweep_period)
             want = min(free - len(taken), MAX_READ)
             entries = taken + (await self.inbox.read(want) if want > 0 else [])
             if entries:
                 self._start(entries)
-            else:
-                next_sweep = 0.0  # idle: look for orphans on every turn
-                if not self.slots.busy and await self._run_complete():
-                    return
+            elif not self.slots.busy and await self._run_complete():
+                return
             self.slots.check()
 
     async def _take_over(self, free: int) -> list[Entry]:
@@ -173,41 +199,53 @@ class Sender:
     def _start(self, entries: list[Entry]) -> None:
         """Take a slot per message: attempt it now (no delay) or when its timer fires."""
         settle_now: list[Outcome] = []
+        now = self._loop.time()
         for entry_id, fields in entries:
             if self.slots.holds(entry_id):
                 continue
+            since = self.slots.take()
             msg = parse_entry(entry_id, fields, self.run_state.total)
             if isinstance(msg, Outcome):
                 settle_now.append(msg)
             elif self.gateway.mean_time <= 0:
                 settle_now += self.attempts.all_now(entry_id, msg)
             else:
-                self._schedule(entry_id, msg, 1)
+                start = min(now, max(since, msg.created - self._epoch, now - MAX_BACKDATE))
+                self._schedule(entry_id, msg, 1, start)
+                continue
+            self.slots.settled([], [now])  # settled at once: the slot is free again
         if settle_now:
             self._settle(settle_now)
 
-    def _schedule(self, entry_id: str, msg: Message, attempt: int) -> None:
-        started = self._loop.time()
-        timer = self._loop.call_at(
-            started + self.gateway.delay(), self._attempt_due, entry_id, msg, attempt, started
-        )
+    def _schedule(self, entry_id: str, msg: Message, attempt: int, start: float) -> None:
+        """The attempt runs from ``start`` (loop time) for a drawn delay."""
+        end = start + self.gateway.delay()
+        timer = self._loop.call_at(end, self._attempt_due, entry_id, msg, attempt, start, end)
         self.slots.attempt(entry_id, timer)
 
-    def _attempt_due(self, entry_id: str, msg: Message, attempt: int, started: float) -> None:
-        """A timer fired: the attempt is over; retry on failure, else record."""
+    def _attempt_due(
+        self, entry_id: str, msg: Message, attempt: int, start: float, end: float
+    ) -> None:
+        """A timer fired: the attempt is over; retry on failure, else record. The next
+        attempt, or the slot's next message, starts when this one was due to end."""
         try:
-            outcomes = self.attempts.one(entry_id, msg, attempt, self._loop.time() - started)
+            late = self._loop.time() - end
+            self._late.add(late)
+            outcomes = self.attempts.one(entry_id, msg, attempt, end - start, late)
             if outcomes[-1].kind == FAIL:
                 self.recorder.add(outcomes[0])  # nobody waits for a failure to be written
-                self._schedule(entry_id, msg, attempt + 1)
+                self._schedule(entry_id, msg, attempt + 1, end)
             else:
-                self._settle(outcomes)
+                self._settle(outcomes, end)
         except Exception as exc:
             self.slots.fail(exc)
 
-    def _settle(self, outcomes: list[Outcome]) -> None:
+    def _settle(self, outcomes: list[Outcome], free_at: float | None = None) -> None:
         """The messages' attempts are over: free their slots; write the outcomes."""
-        self.slots.settled([o.entry_id for o in outcomes])
+        if free_at is not None:
+            self.slots.settled([outcomes[0].entry_id], [free_at])
+        else:  # settled on reading: their slots are free again already
+            self.slots.settled([o.entry_id for o in outcomes], [])
         written = self.recorder.submit_nowait(outcomes)
         written.add_done_callback(functools.partial(self._written, outcomes))
 
@@ -253,6 +291,7 @@ class Sender:
             logger.info("sender %s: handed back %d message(s)", self.name, len(waiting))
 
     async def _beat(self, status: str = LIVE) -> None:
+        self._epoch = time.time() - self._loop.time()  # the wall clock may have been set
         beat = Heartbeat(
             self.name,
             **self.profile.model_dump(exclude={"shape"}),
@@ -262,6 +301,7 @@ class Sender:
             inflight=len(self.slots.inflight),
             sent=self.sent,
             started=self.started,
+            late=self._late.take(),
             error=getattr(getattr(self.client, "outage", None), "problem", ""),
         )
         await self.writes.hset(self.keys.senders, self.name, beat.to_json())

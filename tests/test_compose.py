@@ -226,6 +226,13 @@ def _wait_all(roles: list[Role], deadline: float) -> None:
     )
 
 
+def _wait_logged(roles: list[Role], text: str, deadline: float) -> None:
+    end = time.monotonic() + deadline
+    while not all(text in role.output() for role in roles):
+        assert time.monotonic() < end, f"not every role said {text!r}"
+        time.sleep(0.05)
+
+
 def test_compose_services_as_processes_run_five_profiles_to_completion(
     services: dict[str, Any], redis_url: str, run_name: str, tmp_path: Path
 ) -> None:
@@ -248,6 +255,9 @@ def test_compose_services_as_processes_run_five_profiles_to_completion(
             for i in range(1, SMOKE_SENDERS + 1)
         ]
         roles.append(start_service("monitor", services["monitor"], env("monitor"), logs))
+        # Every sender up before the run exists: one that finds the run complete already
+        # leaves without claiming a profile (issue 12), which would make this test racy.
+        _wait_logged(roles, "waiting for run", SMOKE_DEADLINE)
         roles.append(start_service("producer", services["producer"], env("producer"), logs))
         _wait_all(roles, SMOKE_DEADLINE)
         for role in roles:

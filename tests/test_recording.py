@@ -60,9 +60,10 @@ def outcome(draw: st.DrawFn, ids: list[str]) -> tuple[str, str, bool]:
     kind = draw(KINDS)
     (seq, seq_ok), (duration, d_ok), (latency, l_ok) = draw(SEQS), draw(NUMBERS), draw(NUMBERS)
     entry = ids[int(seq)] if seq_ok else draw(st.sampled_from(ids))
-    line = "\t".join([kind, entry, seq, "1", duration, "1.0", latency])
+    line = "\t".join([kind, entry, seq, "1", duration, "0.0", "1.0", latency])
     if kind == "junk":
-        return kind, draw(st.sampled_from([line, "ok\tnot-an-id\t1\t1\t1\t1\t1", "x"])), False
+        junk = [line, "ok\tnot-an-id\t1\t1\t1\t0\t1\t1", "x"]
+        return kind, draw(st.sampled_from(junk)), False
     valid = {
         "ok": seq_ok and d_ok and l_ok,
         "fail": seq_ok and d_ok,
@@ -162,7 +163,7 @@ def test_out_of_memory_refuses_a_batch_whole_and_a_monitor_can_still_trim(
     run_id, ids = open_run(server, keys)
     for seq in range(3):
         server.xadd(keys.results, {"seq": seq, "sender": "gw", "attempt": 1, "ok": 0})
-    lines = "\n".join(f"ok\t{ids[s]}\t{s}\t1\t0.1\t1.0\t0.5" for s in range(TOTAL))
+    lines = "\n".join(f"ok\t{ids[s]}\t{s}\t1\t0.1\t0.0\t1.0\t0.5" for s in range(TOTAL))
     before = snapshot(server, keys)
     server.config_set("maxmemory", 1)
     try:
