@@ -21,23 +21,15 @@ import asyncio
 import sys
 import time
 
-from benchmarks._common import (
+from benchmarks._figures import Figure, base_parser, fmt_rate, log, rate, report
+from benchmarks._runs import (
     CountWatch,
-    Figure,
-    Role,
     Roles,
-    base_parser,
     check_exit,
     delete_run,
-    fmt_rate,
-    log,
     meta_int,
     new_run,
-    rate,
     redis_target,
-    report,
-    role_env,
-    sync_client,
     wait_for,
 )
 from benchmarks.naive import measure_naive, naive_figures
@@ -46,6 +38,8 @@ from common.connection import connect
 from common.keys import RunKeys
 from common.settings import ProducerSettings
 from producer.main import produce
+from tests.processes import Role
+from tests.support import sync_client
 
 
 async def enqueue(url: str, run: str, n: int) -> float:
@@ -62,8 +56,7 @@ async def enqueue(url: str, run: str, n: int) -> float:
     return elapsed
 
 
-def spawn_senders(roles: Roles, url: str, run: str, args: argparse.Namespace) -> list[Role]:
-    env = role_env(url, run)
+def spawn_senders(roles: Roles, args: argparse.Namespace) -> list[Role]:
     return [
         roles.spawn(
             f"sender-{i}",
@@ -80,7 +73,6 @@ def spawn_senders(roles: Roles, url: str, run: str, args: argparse.Namespace) ->
                 "--seed",
                 str(i),
             ],
-            env,
         )
         for i in range(args.senders)
     ]
@@ -127,9 +119,9 @@ def ours_prefilled(url: str, args: argparse.Namespace) -> tuple[float, float, fl
         log(f"ours: enqueueing {args.n:,} messages (in-process producer, max_backlog=0)")
         enqueue_s = asyncio.run(enqueue(url, run, args.n))
         log(f"ours: {args.senders} sms-sender processes, concurrency {args.concurrency}")
-        with Roles() as roles:
+        with Roles(url, run) as roles:
             started = time.perf_counter()
-            senders = spawn_senders(roles, url, run, args)
+            senders = spawn_senders(roles, args)
             watch = wait_delivered(url, run, args, senders)
             ended = time.perf_counter()
             delivered_s = ended - started
@@ -148,15 +140,14 @@ def ours_with_backlog(url: str, args: argparse.Namespace) -> float:
     run = new_run("e2e-backlog")
     try:
         log(f"ours, backlog variant: sms-producer (max_backlog 10000) + {args.senders} senders")
-        with Roles() as roles:
+        with Roles(url, run) as roles:
             started = time.perf_counter()
             producer = roles.spawn(
                 "sms-producer",
                 "producer",
                 ["--count", str(args.n), "--max-backlog", "10000", "--seed", "1"],
-                role_env(url, run),
             )
-            senders = spawn_senders(roles, url, run, args)
+            senders = spawn_senders(roles, args)
             wait_delivered(url, run, args, [producer, *senders])
             elapsed = time.perf_counter() - started
             for role in (producer, *senders):

@@ -19,25 +19,19 @@ from typing import Any
 
 import redis
 
-from benchmarks._common import (
-    Figure,
+from benchmarks._figures import Figure, base_parser, fmt_rate, log, rate, report
+from benchmarks._runs import (
     Roles,
-    base_parser,
     check_exit,
     delete_run,
-    fmt_rate,
-    log,
     meta_int,
     new_run,
-    rate,
     redis_target,
-    report,
-    role_env,
-    sync_client,
     wait_for,
 )
 from common import keys as k
 from common.keys import RunKeys
+from tests.support import sync_client
 
 RATE_SHARE = 0.9  # target: at least 90 % of concurrency / mean_time
 MEAN_TOLERANCE = 0.02  # target: observed mean attempt time within 2 % of the configured mean
@@ -64,15 +58,13 @@ def measure(args: argparse.Namespace) -> list[Figure]:
         run = new_run("fidelity")
         keys = RunKeys(run)
         client = sync_client(target.url)
-        env = role_env(target.url, run)
         try:
-            with Roles() as roles:
+            with Roles(target.url, run) as roles:
                 log(f"sms-producer: {args.n:,} messages, max_backlog {args.max_backlog}")
                 producer = roles.spawn(
                     "sms-producer",
                     "producer",
                     ["--count", str(args.n), "--max-backlog", str(args.max_backlog)],
-                    env,
                 )
                 first_batch = min(args.n, args.max_backlog or args.n, 1000)
                 wait_for(
@@ -101,7 +93,6 @@ def measure(args: argparse.Namespace) -> list[Figure]:
                         "--seed",
                         "1",
                     ],
-                    env,
                 )
                 wait_for(
                     lambda: bool(client.hexists(keys.senders, SENDER)),

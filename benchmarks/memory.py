@@ -19,32 +19,33 @@ import argparse
 import sys
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 
-from benchmarks._common import (
-    MB,
-    Figure,
+from benchmarks._figures import Figure, base_parser, log, report
+from benchmarks._runs import (
     Roles,
-    base_parser,
     check_exit,
     delete_run,
-    info_memory,
-    log,
     meta_int,
     new_run,
     redis_target,
-    report,
-    role_env,
-    sync_client,
     wait_for,
 )
 from common import keys as k
 from common.keys import RunKeys
+from tests.support import sync_client
 
+MB = 1024 * 1024
 TARGET_1M_MB = 64
 NOISE = 0.10  # the 10M peak may exceed the 1M peak by this share and still pass
 SAMPLE_EVERY = 0.1
+
+
+def info_memory(client: redis.Redis) -> dict[str, Any]:
+    info: dict[str, Any] = client.info("memory")
+    return info
 
 
 @dataclass
@@ -90,25 +91,23 @@ class Sampler:
 def one_run(url: str, n: int, args: argparse.Namespace) -> MemoryRun:
     run = new_run(f"mem-{n}")
     client = sync_client(url)
-    env = role_env(url, run)
     try:
         baseline = int(info_memory(client)["used_memory"])
         sampler = Sampler(client, run, n)
-        with Roles() as roles:
+        with Roles(url, run) as roles:
             started = time.perf_counter()
             procs = [
                 roles.spawn(
                     "sms-producer",
                     "producer",
                     ["--count", str(n), "--max-backlog", str(args.max_backlog), "--seed", "1"],
-                    env,
                 ),
-                roles.spawn("sms-monitor", "monitor", ["--plain", "--report-period", "1"], env),
+                roles.spawn("sms-monitor", "monitor", ["--plain", "--report-period", "1"]),
             ]
             for i in range(args.senders):
                 sender_args = ["--mean-time", "0", "--failure-rate", "0", "--seed", str(i)]
                 sender_args += ["--concurrency", str(args.concurrency), "--name", f"mem-{i}"]
-                procs.append(roles.spawn(f"sms-sender-{i}", "sender", sender_args, env))
+                procs.append(roles.spawn(f"sms-sender-{i}", "sender", sender_args))
 
             def finished() -> bool:
                 sampler.sample()

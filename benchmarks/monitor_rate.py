@@ -22,17 +22,8 @@ from collections.abc import Iterator
 
 import redis
 
-from benchmarks._common import (
-    Figure,
-    base_parser,
-    delete_run,
-    fmt_rate,
-    log,
-    new_run,
-    rate,
-    redis_target,
-    report,
-)
+from benchmarks._figures import Figure, base_parser, fmt_rate, log, rate, report
+from benchmarks._runs import delete_run, new_run, redis_target
 from common import keys as k
 from common.connection import connect
 from common.keys import RunKeys

@@ -19,24 +19,18 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks._common import (
+from benchmarks._figures import Figure, base_parser, fmt_rate, log, rate, report
+from benchmarks._runs import (
     CountWatch,
-    Figure,
     Roles,
-    base_parser,
     check_exit,
     delete_run,
-    fmt_rate,
-    log,
     new_run,
-    rate,
     redis_target,
-    report,
-    role_env,
-    sync_client,
     wait_for,
 )
 from common.keys import GROUP, RunKeys
+from tests.support import sync_client
 
 WORKER_BLOCK_MS = 500  # a worker exits after the outbox stays empty this long
 
@@ -125,14 +119,13 @@ def measure_naive(url: str, n: int, workers: int, timeout: float = 600) -> Naive
         log(f"naive: {workers} worker processes")
         client = sync_client(url)
         try:
-            with Roles() as roles:
+            with Roles(url, run) as roles:
                 started = time.perf_counter()
                 procs = [
                     roles.spawn(
                         f"naive-{i}",
                         "benchmarks.naive",
                         ["worker", "--redis-url", url, "--run", run, "--name", f"naive-{i}"],
-                        role_env(url, run),
                     )
                     for i in range(workers)
                 ]

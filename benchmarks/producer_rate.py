@@ -15,25 +15,13 @@ import asyncio
 import sys
 import time
 
-from benchmarks._common import (
-    Figure,
-    Roles,
-    base_parser,
-    check_exit,
-    delete_run,
-    fmt_rate,
-    log,
-    new_run,
-    rate,
-    redis_target,
-    report,
-    role_env,
-    sync_client,
-)
+from benchmarks._figures import Figure, base_parser, fmt_rate, log, rate, report
+from benchmarks._runs import Roles, check_exit, delete_run, new_run, redis_target
 from common.connection import connect
 from common.keys import RunKeys
 from common.settings import ProducerSettings
 from producer.main import produce
+from tests.support import sync_client
 
 
 async def time_in_process(url: str, run: str, n: int, max_backlog: int) -> float:
@@ -66,9 +54,9 @@ def check_outbox(url: str, run: str, n: int) -> None:
 def time_process(url: str, run: str, n: int, max_backlog: int) -> float:
     """Wall seconds of ``python -m producer`` enqueueing ``n`` messages."""
     args = ["--count", str(n), "--max-backlog", str(max_backlog), "--seed", "1"]
-    with Roles() as roles:
+    with Roles(url, run) as roles:
         started = time.perf_counter()
-        role = roles.spawn("sms-producer", "producer", args, role_env(url, run))
+        role = roles.spawn("sms-producer", "producer", args)
         check_exit(role, timeout=600)
         return time.perf_counter() - started
 

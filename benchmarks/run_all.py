@@ -18,18 +18,16 @@ import tempfile
 import time
 from pathlib import Path
 
-from benchmarks._common import (
+from benchmarks._figures import (
     FIGURE_HEADERS,
-    REFERENCE_QUOTED,
     Figure,
     figure_rows,
     fmt_rate,
     load_figures,
     log,
-    machine,
     markdown_table,
-    reference_xadd_rate,
 )
+from benchmarks._machine import REFERENCE_QUOTED, machine, reference_xadd_rate
 
 HERE = Path(__file__).resolve().parent
 BENCHMARKS = ("producer_rate", "monitor_rate", "end_to_end", "fidelity", "memory")

@@ -10,8 +10,6 @@ bind mounts (to the host files, or to a stand-in the test chooses).
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,10 +19,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
+from tests.processes import Role, clean_env
+from tests.support import ROOT
+
 COMPOSE_FILE = ROOT / "docker-compose.yml"
 VENV_BIN = Path(sys.executable).parent
-ROLE_PREFIXES = ("SENDER_", "PRODUCER_", "MONITOR_", "SMS_", "REDIS_URL", "LOG_LEVEL")
 
 
 def load_compose(path: Path = COMPOSE_FILE) -> dict[str, Any]:
@@ -98,7 +97,7 @@ def local_env(
 
     ``files`` maps a bind mount's container path to the host file the process should see
     (default: the mount's own source, relative to the compose file)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(ROLE_PREFIXES)}
+    env = clean_env()
     wanted = service_env(service, shell)
     mounted = {
         m.target: files.get(m.target, (COMPOSE_FILE.parent / m.source).resolve())
@@ -124,18 +123,6 @@ def local_argv(service: Mapping[str, Any], extra: list[str] | None = None) -> li
     return [str(script), *entry[1:], *command]
 
 
-@dataclass
-class Role:
-    """A service running as a local process, its output in files."""
-
-    name: str
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def output(self) -> str:
-        return self.log.read_text(encoding="utf-8", errors="replace")
-
-
 def start_service(
     name: str,
     service: Mapping[str, Any],
@@ -143,22 +130,5 @@ def start_service(
     logs: Path,
     extra: list[str] | None = None,
 ) -> Role:
-    log = logs / f"{name}.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            local_argv(service, extra),
-            env=dict(env),
-            cwd=ROOT,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    return Role(name, process, log)
-
-
-def stop_all(roles: list[Role]) -> None:
-    """Kill whatever is still running (a failed test must not leave processes behind)."""
-    for role in roles:
-        if role.process.poll() is None:
-            role.process.kill()
-            role.process.wait()
+    """The service as a local process, its stdout and stderr in ``logs/<name>.log``."""
+    return Role(name, local_argv(service, extra), env, logs, merge=True)

@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 
 from common.connection import EmbeddedRedis, connect
 from common.keys import RunKeys
-from tests.support import RedisServer, start_redis_server
+from tests.support import ROOT, RedisServer, start_redis_server
 
 REQUIRE_REDIS = os.environ.get("SMS_REQUIRE_REDIS") == "1"
 
@@ -92,4 +92,4 @@ async def client(request: pytest.FixtureRequest, keys: RunKeys) -> AsyncIterator
 
 @pytest.fixture
 def project_root() -> Path:
-    return Path(__file__).resolve().parent.parent
+    return ROOT

@@ -1,16 +1,19 @@
-"""Test helpers: a throwaway redis-server, role processes, waiting with a deadline."""
+"""What tests and benchmarks share: a throwaway redis-server, free ports, waiting with a
+deadline, stopping a process, a synchronous client. Role processes: ``tests.processes``."""
 
 from __future__ import annotations
 
-import os
+import contextlib
 import signal
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+import redis
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,8 +24,46 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def wait_until(
+    check: Callable[[], bool],
+    timeout: float,
+    what: str,
+    poll: float = 0.05,
+    *,
+    between: Callable[[], None] | None = None,
+) -> None:
+    """Poll ``check`` until true; TimeoutError naming ``what`` after ``timeout`` seconds.
+
+    ``between`` runs before each wait (to give up early by raising, or report progress)."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if between is not None:
+            between()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout:g} s waiting for {what}")
+        time.sleep(poll)
+
+
+def stop_process(process: subprocess.Popen[Any], timeout: float = 10) -> None:
+    """SIGTERM, then SIGKILL if it has not ended within ``timeout`` seconds."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+def sync_client(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, decode_responses=True, socket_timeout=30)
+
+
 @dataclass
 class RedisServer:
+    """A redis-server on 127.0.0.1 without persistence (``extra`` arguments may add some)."""
+
     binary: str
     port: int
     data_dir: Path
@@ -33,32 +74,21 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
-    def start(self) -> None:
-        args = [
-            self.binary,
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--dir",
-            str(self.data_dir),
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            *self.extra,
-        ]
-        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until(self._accepts, timeout=10, what=f"redis-server on port {self.port}")
+    def start(self, timeout: float = 10) -> None:
+        """Start it and wait until it answers PING; RuntimeError if it does not."""
+        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
+        args += ["--dir", str(self.data_dir), "--save", "", "--appendonly", "no", *self.extra]
+        process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.process = process
+        with contextlib.suppress(TimeoutError):  # judged just below
+            wait_until(lambda: process.poll() is not None or self._accepts(), timeout, "PONG")
+        if process.poll() is not None or not self._accepts():
+            self.stop()
+            raise RuntimeError(f"redis-server did not start on port {self.port}")
 
     def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+        if self.process is not None:
+            stop_process(self.process)
 
     def _accepts(self) -> bool:
         try:
@@ -70,41 +100,7 @@ class RedisServer:
 
 
 def start_redis_server(binary: str, data_dir: Path, extra: list[str] | None = None) -> RedisServer:
+    """A started redis-server on a free port."""
     server = RedisServer(binary, free_port(), data_dir, extra or [])
     server.start()
     return server
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str, poll: float = 0.05) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(poll)
-    raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-
-
-def role_env(redis_url: str, run: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment for a role process: this Redis and run, no stray settings."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("SENDER_", "PRODUCER_", "MONITOR_", "SMS_"))
-    }
-    env.update({"REDIS_URL": redis_url, "SMS_RUN": run, "LOG_LEVEL": "INFO"})
-    env.update(extra or {})
-    return env
-
-
-def spawn(
-    module: str, args: list[str], env: Mapping[str, str], cwd: Path | None = None
-) -> subprocess.Popen[str]:
-    """Start ``python -m module args`` (a role) as its own OS process."""
-    return subprocess.Popen(
-        [sys.executable, "-m", module, *args],
-        env=dict(env),
-        cwd=cwd or ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )

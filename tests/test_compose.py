@@ -30,17 +30,16 @@ from common.settings import SenderProfile, SenderSettings, read_config_file
 from sender.profile import resolve_profile
 from tests.compose_support import (
     COMPOSE_FILE,
-    ROOT,
-    Role,
     bind_mounts,
     load_compose,
     local_env,
     rewrite_redis_host,
     service_env,
     start_service,
-    stop_all,
 )
+from tests.processes import Role, stop_all
 from tests.roles import produce_now
+from tests.support import ROOT
 
 ROLES = {"producer": "sms-producer", "sender": "sms-sender", "monitor": "sms-monitor"}
 CONFIG_TARGET = "/config/config.yaml"

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import shutil
 import signal
-import subprocess
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -20,7 +19,8 @@ import redis
 
 from common import keys as k
 from common.keys import RunKeys
-from tests.support import RedisServer, role_env, spawn, start_redis_server, wait_until
+from tests.processes import finish, role_env, spawn
+from tests.support import RedisServer, start_redis_server, sync_client, wait_until
 
 FAST = [
     "--mean-time",
@@ -34,15 +34,6 @@ FAST = [
     "--grace",
     "2",
 ]
-
-
-def finish(proc: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str, str]:
-    out, err = proc.communicate(timeout=timeout)
-    return proc.returncode, out, err
-
-
-def sync_client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, decode_responses=True)
 
 
 def deliveries(r: redis.Redis, keys: RunKeys) -> Counter[int]:
@@ -87,10 +78,10 @@ def test_killed_and_stopped_senders_lose_nothing(redis_url: str, run_name: str) 
     )
 
     orphans = pending_of(r, keys, "s1")
-    senders["s1"].send_signal(signal.SIGKILL)
+    senders["s1"].process.send_signal(signal.SIGKILL)
     orphan_seqs = {int(f["seq"]) for eid in orphans for _, f in outbox_entry(r, keys, eid)}
     killed_at = time.time()
-    senders["s2"].send_signal(signal.SIGTERM)
+    senders["s2"].process.send_signal(signal.SIGTERM)
     stopped_at = time.monotonic()
     code, _, err = finish(senders["s2"], timeout=10)
     assert code == 0, err
@@ -167,7 +158,7 @@ def test_monitor_killed_twice_resumes_exact_totals(redis_url: str, run_name: str
             what="progress",
         )
         time.sleep(0.25)
-        monitor.send_signal(signal.SIGKILL)
+        monitor.process.send_signal(signal.SIGKILL)
         finish(monitor)
     final = spawn("monitor", ["--json", "--report-period", "0.1", "--keep-results"], env)
     for proc in senders:
@@ -193,7 +184,7 @@ def test_producer_killed_mid_enqueue_resumes_without_gaps(redis_url: str, run_na
     wait_until(
         lambda: int(r.hget(keys.meta, "produced") or 0) >= 500, timeout=20, what="enqueueing"
     )
-    producer.send_signal(signal.SIGKILL)
+    producer.process.send_signal(signal.SIGKILL)
     finish(producer)
     produced = int(r.hget(keys.meta, "produced") or 0)
     assert 0 < produced < total
@@ -261,7 +252,7 @@ def test_sigterm_hands_back_what_cannot_finish_in_grace(redis_url: str, run_name
         env,
     )
     wait_until(lambda: len(pending_of(r, keys, "slow")) == 4, timeout=10, what="slow to read")
-    slow.send_signal(signal.SIGTERM)
+    slow.process.send_signal(signal.SIGTERM)
     code, _, err = finish(slow, timeout=5)
     assert code == 0, err
     assert "handed back 4" in err
@@ -283,7 +274,7 @@ def test_monitor_sigint_prints_summary_so_far(redis_url: str, run_name: str) -> 
         timeout=15,
         what="the monitor's first checkpoint",
     )
-    monitor.send_signal(signal.SIGINT)
+    monitor.process.send_signal(signal.SIGINT)
     code, out, err = finish(monitor, timeout=5)
     assert code == 0, err
     assert json.loads(out)["sent"] == 0

@@ -29,18 +29,10 @@ from common.settings import ProducerSettings
 from monitor.stall import why_stalled
 from producer import main as producer_main
 from producer.main import produce
-from tests.support import role_env, spawn, wait_until
+from tests.processes import finish, role_env, spawn
+from tests.support import sync_client, wait_until
 
 FAST_SENDER = ["--mean-time", "0.001", "--failure-rate", "0.2", "--concurrency", "8"]
-
-
-def finish(proc: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str, str]:
-    out, err = proc.communicate(timeout=timeout)
-    return proc.returncode, out, err
-
-
-def sync_client(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, decode_responses=True)
 
 
 def assert_clean(code: int, err: str, expected: int = 0) -> None:
@@ -166,11 +158,11 @@ def test_three_monitors_paused_killed_and_restarted_each_end_exact(
     senders = [spawn("sender", [*busy, "--name", f"gw-{i}"], env) for i in range(3)]
     producer = spawn("producer", ["--count", str(total)], env)
     wait_until(lambda: int(r.hget(keys.meta, k.META_DELIVERED) or 0) > 2000, 30, "deliveries")
-    paused.send_signal(signal.SIGSTOP)
-    killed.kill()
-    killed.wait()
+    paused.process.send_signal(signal.SIGSTOP)
+    killed.process.kill()
+    killed.process.wait()
     time.sleep(4)
-    paused.send_signal(signal.SIGCONT)
+    paused.process.send_signal(signal.SIGCONT)
     restarted = spawn("monitor", watch, env)
     assert finish(producer)[0] == 0
     for proc in senders:
@@ -203,7 +195,7 @@ def test_a_one_millisecond_block_stops_on_the_first_sigterm(redis_url: str, run_
     busy = ["--mean-time", "1000", "--failure-rate", "0", "--grace", "0", "--concurrency", "4"]
     sender = spawn("sender", [*busy, "--name", "idle"], env)  # a free slot: 1 ms reads
     wait_until(lambda: bool(r.hexists(RunKeys(run_name).senders, "idle")), 20, "the sender")
-    sender.send_signal(signal.SIGTERM)
+    sender.process.send_signal(signal.SIGTERM)
     code, _, err = finish(sender, timeout=5)
     assert_clean(code, err)
     assert "Redis unavailable" not in err

@@ -7,12 +7,7 @@ import subprocess
 
 import pytest
 
-from tests.support import role_env, spawn
-
-
-def finish(proc: subprocess.Popen[str], timeout: float = 60) -> tuple[int, str, str]:
-    out, err = proc.communicate(timeout=timeout)
-    return proc.returncode, out, err
+from tests.processes import finish, role_env, spawn
 
 
 def test_producer_two_senders_and_monitor(redis_url: str, run_name: str) -> None:
