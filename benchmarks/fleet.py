@@ -9,9 +9,11 @@ afterwards:
   delivery times (the ramp-up and the tail left out), against the predicted rate;
 - whole run: N / (last delivery - the run's creation), start-up and tail included,
   against N / predicted rate (what "how long does the alert take" asks);
-- each sender's observed mean attempt time against its configured mean: the time an
-  attempt really held its slot (``duration`` + ``late`` where results carry ``late``;
-  ``duration`` alone, which was the wall time, in older versions).
+- each sender's observed mean attempt time (the results' ``duration``) against its
+  configured mean, and the mean lateness of its attempts (``late``: how long after its
+  intended end an attempt really ended). Since the slots keep their own schedule,
+  ``duration`` is the drawn delay and lateness no longer stretches the schedule; in
+  older versions ``duration`` was the wall time of the attempt, lateness included.
 
 ``--code DIR`` runs the roles of another checkout (its ``.venv``), to measure the code
 before and after a change on the same machine, one right after the other (paired).
@@ -33,18 +35,11 @@ from typing import Any
 
 import redis
 
-from benchmarks._common import (
-    ROOT,
-    Figure,
-    base_parser,
-    log,
-    new_run,
-    redis_target,
-    report,
-    role_env,
-    sync_client,
-)
+from benchmarks._figures import Figure, base_parser, log, report
+from benchmarks._runs import new_run, redis_target
 from common.keys import RunKeys
+from tests.processes import role_env
+from tests.support import ROOT, sync_client
 
 FAILURE_RATE = 0.3
 RATE_TARGET = 0.95  # of the predicted rate, for fleets with a mean of 0.05 s or more
@@ -88,6 +83,7 @@ class Measured:
     rate: float  # steady state
     whole: float  # N / (last delivery - run created)
     means: dict[str, tuple[float, float]]  # sender -> (configured, observed)
+    late: float  # mean lateness of an attempt, all senders (0 where not recorded)
     wall: float
 
 
@@ -159,13 +155,15 @@ def _as_processes(  # noqa: PLR0917
 def _measure(client: redis.Redis, keys: RunKeys, fleet: Fleet, wall: float) -> Measured:
     delivered: list[float] = []
     durations: dict[str, list[float]] = defaultdict(list)
+    late = 0.0
     start = "-"
     while True:
         entries: Any = client.xrange(keys.results, min=start, count=20_000)
         if not entries:
             break
         for _, f in entries:
-            durations[f["sender"]].append(float(f["duration"]) + float(f.get("late", 0)))
+            durations[f["sender"]].append(float(f["duration"]))
+            late += float(f.get("late", 0.0))
             if f["ok"] == "1" and "dup" not in f:
                 delivered.append(float(f["ts"]))
         start = "(" + entries[-1][0]
@@ -176,7 +174,8 @@ def _measure(client: redis.Redis, keys: RunKeys, fleet: Fleet, wall: float) -> M
     created = float(client.hget(keys.meta, "created") or delivered[0])
     whole = n / (delivered[-1] - created)
     means = {s: (fleet.mean, sum(d) / len(d)) for s, d in durations.items() if d}
-    return Measured(rate, whole, means, wall)
+    attempts = sum(len(d) for d in durations.values())
+    return Measured(rate, whole, means, late / attempts if attempts else 0.0, wall)
 
 
 def figures(name: str, fleet: Fleet, m: Measured) -> list[Figure]:
@@ -205,6 +204,11 @@ def figures(name: str, fleet: Fleet, m: Measured) -> list[Figure]:
             passed=abs(drift) <= MEAN_TOLERANCE if fleet.targeted else None,
             value=drift,
         ),
+        Figure(
+            f"{name}: mean lateness of an attempt",
+            f"{m.late * 1000:.1f} ms ({m.late / fleet.mean:.1%} of the mean)",
+            value=m.late,
+        ),
     ]
 
 
@@ -223,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
             log(f"{name}: {fleet.label()}, {n:,} messages, predicted {fleet.predicted:,.0f}/s")
             measured = run_fleet(fleet, n, target.url, args.code.resolve(), args.timeout)
             got = figures(name, fleet, measured)
-            log(f"{name}: {got[0].measured}; {got[1].measured}")
+            log(f"{name}: " + "; ".join(figure.measured for figure in got))
             results += got
     report(f"fleet fidelity ({args.code})", results, args)
     return 0

@@ -13,7 +13,7 @@ from typing import IO, Any
 from tests.support import ROOT, stop_process
 
 ROLE_PREFIXES = ("SENDER_", "PRODUCER_", "MONITOR_", "SMS_")
-ROLE_VARIABLES = ("REDIS_URL", "LOG_LEVEL")
+ROLE_VARIABLES = ("REDIS_URL", "REDIS_GIVE_UP", "LOG_LEVEL")
 
 
 def clean_env() -> dict[str, str]:
