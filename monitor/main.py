@@ -15,7 +15,7 @@ from common.settings import MonitorSettings
 from common.target import RedisTarget
 from monitor.html import write_report
 from monitor.reader import READ_COUNT, TOOK_OVER, ResultsReader
-from monitor.stall import StallWatch
+from monitor.stall import LagWatch, StallWatch
 from monitor.stats import Stats
 from monitor.summary import Snapshot
 from monitor.timeline import Timeline
@@ -43,6 +43,7 @@ class Monitor:
         self.reader = ResultsReader(client, self.keys, trim=not settings.keep_results)
         self.created = 0.0
         self.stall = StallWatch(after=max(2 * settings.report_period, STALL_AFTER))
+        self.lag = LagWatch()
         self.timeline = Timeline()
 
     @property
@@ -105,6 +106,7 @@ class Monitor:
                 snap = await self.snapshot(state)
                 self.view.update(snap)
                 await self.stall.check(self.client, self.stats.attempts, snap.senders)
+                self.lag.check(snap.senders)
                 await self.reader.save_checkpoint()
                 next_report = max(next_report + period, loop.time())
         return state

@@ -66,3 +66,28 @@ class StallWatch:
         if reason and reason != self._said:
             logger.warning("no progress for %.0f s: %s", now - self._since, reason)
             self._said = reason
+
+
+BEHIND = 0.25  # seconds: a sender this far behind its schedule cannot keep up for long
+
+
+class LagWatch:
+    """Says once per sender when it runs behind its schedule: its process cannot keep up
+    with the gateways it simulates (a slot's schedule catches up at most one second), so
+    from there on the run is slower than the fleet would be."""
+
+    def __init__(self, behind: float = BEHIND) -> None:
+        self.behind = behind
+        self._said: set[str] = set()
+
+    def check(self, beats: dict[str, Heartbeat]) -> None:
+        for beat in beats.values():
+            if beat.late >= self.behind and beat.name not in self._said:
+                self._said.add(beat.name)
+                logger.warning(
+                    "sender %s runs %.0f ms behind its schedule: its process cannot keep up "
+                    "with the gateways it simulates, so the run is slower than that fleet "
+                    "would be (spread the senders over more processes, or a faster machine)",
+                    beat.name,
+                    beat.late * 1000,
+                )

@@ -26,7 +26,7 @@ from common import keys as k
 from common.heartbeat import LIVE, Heartbeat
 from common.keys import RunKeys
 from common.settings import ProducerSettings
-from monitor.stall import why_stalled
+from monitor.stall import LagWatch, why_stalled
 from producer import main as producer_main
 from producer.main import produce
 from tests.processes import finish, role_env, spawn
@@ -284,3 +284,16 @@ def _answer_http(sock: socket.socket) -> None:
         with conn:
             conn.recv(1024)
             conn.sendall(b"HTTP/1.1 400 Bad Request\r\n\r\n")
+
+
+def test_a_sender_behind_its_schedule_is_said_once(caplog: pytest.LogCaptureFixture) -> None:
+    watch = LagWatch(behind=0.25)
+    now = time.time()
+    beats = {
+        "fast": Heartbeat("fast", status=LIVE, heartbeat=now, late=0.004),
+        "slow": Heartbeat("slow", status=LIVE, heartbeat=now, late=0.4),
+    }
+    watch.check(beats)
+    watch.check(beats)
+    said = [r.getMessage() for r in caplog.records if "behind its schedule" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith("sender slow runs 400 ms behind")
