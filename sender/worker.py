@@ -203,17 +203,15 @@ class Sender:
         for entry_id, fields in entries:
             if self.slots.holds(entry_id):
                 continue
-            since = self.slots.take()
             msg = parse_entry(entry_id, fields, self.run_state.total)
-            if isinstance(msg, Outcome):
+            if isinstance(msg, Outcome):  # a dead letter: settled at once, no slot held
                 settle_now.append(msg)
-            elif self.gateway.mean_time <= 0:
+            elif self.gateway.mean_time <= 0:  # no delay: every attempt at once
                 settle_now += self.attempts.all_now(entry_id, msg)
             else:
+                since = self.slots.take()
                 start = min(now, max(since, msg.created - self._epoch, now - MAX_BACKDATE))
                 self._schedule(entry_id, msg, 1, start)
-                continue
-            self.slots.settled([], [now])  # settled at once: the slot is free again
         if settle_now:
             self._settle(settle_now)
 

@@ -67,7 +67,7 @@ def outcome(draw: st.DrawFn, ids: list[str]) -> tuple[str, str, bool]:
     valid = {
         "ok": seq_ok and d_ok and l_ok,
         "fail": seq_ok and d_ok,
-        "abandon": seq_ok,
+        "abandon": seq_ok and d_ok,  # any kind: an outcome in another form is a dead letter
         "malformed": False,  # recorded as a dead letter, as it says
     }[kind]
     return kind, line, valid
