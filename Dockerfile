@@ -1,5 +1,8 @@
-# syntax=docker/dockerfile:1
 # One image for every role: sms-sim, sms-producer, sms-sender, sms-monitor.
+# Only instructions the engine's built-in builders understand: no `# syntax` line (that
+# would fetch a Dockerfile frontend from a registry) and no `RUN --mount` (BuildKit only),
+# so it builds with BuildKit and with the legacy builder (docker-compose 1.29's default),
+# offline as soon as the two base images below are local.
 FROM python:3.11-slim
 
 # uv from its official image (same version as the lock was made with).
@@ -8,6 +11,7 @@ COPY --from=ghcr.io/astral-sh/uv:0.13.9 /uv /uvx /usr/local/bin/
 ENV UV_COMPILE_BYTECODE=1 \
     UV_LINK_MODE=copy \
     UV_PYTHON_DOWNLOADS=never \
+    UV_NO_CACHE=1 \
     UV_PROJECT_ENVIRONMENT=/app/.venv \
     PYTHONUNBUFFERED=1 \
     PATH=/app/.venv/bin:$PATH
@@ -19,8 +23,7 @@ WORKDIR /app
 
 # Dependencies first: this layer is rebuilt only when pyproject.toml or uv.lock change.
 COPY pyproject.toml uv.lock ./
-RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-install-project
+RUN uv sync --frozen --no-dev --no-install-project
 
 # Then the code, and the project itself (its console scripts) into the same venv.
 COPY README.md config.yaml ./
@@ -29,8 +32,7 @@ COPY producer ./producer
 COPY sender ./sender
 COPY monitor ./monitor
 COPY launcher ./launcher
-RUN --mount=type=cache,target=/root/.cache/uv \
-    uv sync --frozen --no-dev --no-editable
+RUN uv sync --frozen --no-dev --no-editable
 
 USER sms:sms
 

@@ -1,7 +1,10 @@
-"""Issue 5: the Compose stack, without a Docker engine.
+"""Issues 5 and 12: the Compose stack, without a Docker engine.
 
-- the structure of docker-compose.yml, the Dockerfile and .dockerignore;
-- ``docker-compose config -q`` when the tool is installed (CI installs it);
+- the structure of docker-compose.yml, the Dockerfile and .dockerignore: one build per
+  image, plain logs (no tty), the Redis host port a variable, a Dockerfile any builder
+  takes (no BuildKit-only syntax, no frontend fetched from a registry);
+- ``docker-compose`` (v1.29, CI installs it): ``config -q``, the port variable, the order
+  in which it prepares images;
 - a smoke test running each service's own command and environment as local processes on
   a throwaway redis-server, five senders with no explicit profile;
 - profile claiming (sender.profile.resolve_profile) on fakeredis: one profile per claim,
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -43,6 +47,9 @@ from tests.support import ROOT
 
 ROLES = {"producer": "sms-producer", "sender": "sms-sender", "monitor": "sms-monitor"}
 CONFIG_TARGET = "/config/config.yaml"
+PORT_VARIABLE = "SMS_REDIS_PORT"
+DEFAULT_HOST_PORT = 6380  # clear of a developer's own Redis on 6379
+README_COMPOSE = re.compile(r"<!-- section: compose -->(.*?)<!-- section: ", re.S)
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +80,9 @@ def test_redis_is_7_with_aof_healthcheck_and_loopback_only_port(services: dict[s
     test = redis_svc["healthcheck"]["test"]
     assert test[0] in {"CMD", "CMD-SHELL"} and "redis-cli" in " ".join(test)
     assert "ping" in " ".join(test)
-    assert redis_svc["ports"] == ["127.0.0.1:6379:6379"]
+    assert [_interpolate(p, {}) for p in redis_svc["ports"]] == [
+        f"127.0.0.1:{DEFAULT_HOST_PORT}:6379"
+    ]
     assert any(str(v).endswith(":/data") for v in redis_svc.get("volumes", []))
 
 
@@ -105,16 +114,68 @@ def test_sender_is_scalable(services: dict[str, Any]) -> None:
     assert "SENDER_MEAN_TIME" not in env and "SENDER_FAILURE_RATE" not in env
 
 
-def test_monitor_has_a_tty_and_the_producer_is_one_shot(services: dict[str, Any]) -> None:
-    assert services["monitor"]["tty"] is True
-    assert not services["producer"].get("tty")
-    for name in ("producer", "sender", "monitor"):
-        assert "ports" not in services[name]
+def test_no_service_has_a_tty_so_the_attached_stack_shows_plain_lines(
+    services: dict[str, Any],
+) -> None:
+    # With a tty the monitor draws its live view, whose redraws overwrite the other
+    # services' lines in `docker compose up` and fill `docker compose logs` with escape
+    # codes; without one it writes the plain key=value lines the README promises.
+    for name, svc in services.items():
+        assert not svc.get("tty"), name
+        assert not svc.get("stdin_open"), name
+
+
+def test_the_readme_gives_the_monitor_live_view_as_a_run_command() -> None:
+    section = _readme_compose_section()
+    assert "docker compose run --rm monitor" in section  # `run` allocates a terminal
 
 
 def test_only_redis_publishes_a_port_and_only_on_loopback(services: dict[str, Any]) -> None:
-    published = [(name, p) for name, svc in services.items() for p in svc.get("ports", [])]
-    assert published == [("redis", "127.0.0.1:6379:6379")]
+    published = [
+        (name, _interpolate(p, {})) for name, svc in services.items() for p in svc.get("ports", [])
+    ]
+    assert published == [("redis", f"127.0.0.1:{DEFAULT_HOST_PORT}:6379")]
+
+
+def test_the_redis_host_port_is_a_variable_with_a_default(services: dict[str, Any]) -> None:
+    (port,) = services["redis"]["ports"]
+    assert _interpolate(port, {PORT_VARIABLE: "7001"}) == "127.0.0.1:7001:6379"
+    assert _interpolate(port, {PORT_VARIABLE: ""}) == f"127.0.0.1:{DEFAULT_HOST_PORT}:6379"
+    assert _interpolate(port, {"REDIS_PORT": "7001"}).split(":")[1] == str(DEFAULT_HOST_PORT)
+
+
+def test_the_readme_names_the_port_variable_its_default_and_explicit_host_urls() -> None:
+    section = _readme_compose_section()
+    assert PORT_VARIABLE in section
+    assert f"redis://127.0.0.1:{DEFAULT_HOST_PORT}/0" in section
+    # Roles started from a host shell name their server: none of them has a default.
+    for line in section.splitlines():
+        if re.search(r"\buv run sms-(sender|producer|monitor|sim)\b", line):
+            assert re.search(r"REDIS_URL=redis://|--redis-url", line), line
+
+
+def test_each_image_is_built_by_exactly_one_service_and_pulled_by_none(
+    compose: dict[str, Any],
+) -> None:
+    services: dict[str, Any] = compose["services"]
+    by_image: dict[str, list[str]] = {}
+    for name, svc in services.items():
+        by_image.setdefault(svc.get("image") or f"<project>-{name}", []).append(name)
+    for image, users in by_image.items():
+        builders = [name for name in users if "build" in services[name]]
+        local = any(name in ROLES for name in users)
+        # One build per image: Compose builds every service with `build:` on its own, and
+        # two builds of one tag leave an untagged image behind and containers to recreate.
+        assert len(builders) == (1 if local else 0), (image, builders)
+        if not local:
+            continue
+        assert services[builders[0]]["build"] in (".", {"context": "."})
+        # Compose v2 would otherwise look the image up in a registry first.
+        assert all(services[name].get("pull_policy") == "never" for name in users), image
+        # docker-compose 1.29 prepares images in the file's order (dependencies first) and
+        # pulls a missing image for a service without `build:`: the builder comes first.
+        assert users[0] == builders[0], (image, users)
+    assert set(by_image["sms-sim:latest"]) == set(ROLES)
 
 
 def test_the_mounted_config_is_the_seed_fleet_of_five() -> None:
@@ -149,6 +210,50 @@ def test_dockerfile_layers_install_dependencies_before_the_code() -> None:
 
 def _joined_lines(text: str) -> list[str]:
     return text.replace("\\\n", " ").splitlines()
+
+
+# Dockerfile features the legacy builder rejects ("... requires BuildKit").
+BUILDKIT_ONLY = {
+    r"^RUN\b.*--mount\b": "RUN --mount",
+    r"^RUN\b.*--network\b": "RUN --network",
+    r"^RUN\b.*--security\b": "RUN --security",
+    r"^(COPY|ADD)\b.*--(chmod|link|parents|exclude|checksum|keep-git-dir)\b": "COPY/ADD option",
+    r"<<-?\s*['\"]?\w+['\"]?\s*$": "heredoc",
+}
+
+
+def test_dockerfile_builds_with_any_builder_and_fetches_no_frontend() -> None:
+    text = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    # A `# syntax=` parser directive makes every build fetch that frontend from a registry.
+    assert not re.search(r"^#\s*syntax\s*=", text, re.M | re.I)
+    for line in _joined_lines(text):
+        stripped = line.strip()
+        if stripped.startswith("#"):
+            continue
+        for pattern, feature in BUILDKIT_ONLY.items():
+            assert not re.search(pattern, stripped, re.I), f"{feature}: {stripped}"
+
+
+def _readme_compose_section() -> str:
+    found = README_COMPOSE.search((ROOT / "README.md").read_text(encoding="utf-8"))
+    assert found, "README.md has no compose section"
+    return found.group(1)
+
+
+def _interpolate(text: str, env: dict[str, str]) -> str:
+    """Compose's variable substitution: ``${VAR}``, ``${VAR:-default}``, ``${VAR-default}``."""
+
+    def value(m: re.Match[str]) -> str:
+        name, op, default = m.group(1), m.group(2), m.group(3) or ""
+        if op == ":-" and not env.get(name):
+            return default
+        if op == "-" and name not in env:
+            return default
+        return env.get(name, "")
+
+    done = re.sub(r"\$\{(\w+)(?:(:?-)([^}]*))?\}", value, text)
+    assert "$" not in done, f"unsupported substitution in {text!r}"
+    return done
 
 
 def _ignored(patterns: list[str], path: str) -> bool:
@@ -189,6 +294,46 @@ def test_docker_compose_accepts_the_file() -> None:
     assert done.returncode == 0, done.stderr
 
 
+def _docker_compose(*args: str, env: dict[str, str]) -> str:
+    done = subprocess.run(
+        ["docker-compose", "-f", str(COMPOSE_FILE), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose not installed")
+def test_docker_compose_publishes_redis_on_the_variable_port() -> None:
+    shell = {k: v for k, v in os.environ.items() if k != PORT_VARIABLE}
+    default = yaml.safe_load(_docker_compose("config", env=shell))
+    chosen = yaml.safe_load(_docker_compose("config", env={**shell, PORT_VARIABLE: "7001"}))
+
+    def published(config: dict[str, Any]) -> list[str]:
+        return [str(p) for p in config["services"]["redis"]["ports"]]
+
+    assert published(default) == [f"127.0.0.1:{DEFAULT_HOST_PORT}:6379/tcp"]
+    assert published(chosen) == ["127.0.0.1:7001:6379/tcp"]
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose not installed")
+def test_docker_compose_prepares_the_image_builder_before_its_users() -> None:
+    # `docker-compose up` ensures the images in this order; a service without `build:`
+    # reached before the image exists would try to pull sms-sim:latest and fail.
+    order = _docker_compose("config", "--services", env=dict(os.environ)).split()
+    config = yaml.safe_load(_docker_compose("config", env=dict(os.environ)))
+    services = config["services"]
+    builders = [name for name in order if "build" in services[name]]
+    assert len(builders) == 1
+    users = [name for name in order if services[name].get("image") == "sms-sim:latest"]
+    assert users[0] == builders[0] and set(users) == set(ROLES)
+
+
 def test_redis_host_rewrite_keeps_credentials_and_database() -> None:
     assert (
         rewrite_redis_host("redis://:pw@redis:6379/3", "redis://127.0.0.1:5555/0")
@@ -202,13 +347,17 @@ def test_redis_host_rewrite_keeps_credentials_and_database() -> None:
 SMOKE_COUNT = 200
 SMOKE_SENDERS = 5
 SMOKE_DEADLINE = 60.0
+# The seed's means divided by this: 10-40 ms, so the run lasts about a second. Much faster
+# and the first senders finish it before a slower one's next look (every 0.2 s) finds it:
+# that one leaves without a profile (the run is complete) and the claim count falls short.
+SMOKE_SPEEDUP = 5
 
 
 def _fast_config(tmp_path: Path) -> tuple[Path, list[SenderProfile]]:
-    """The mounted config.yaml with the same failure rates and millisecond means."""
+    """The mounted config.yaml with the same failure rates and shorter means."""
     seed = yaml.safe_load((ROOT / "config.yaml").read_text(encoding="utf-8"))
     for profile in seed["senders"]:
-        profile["mean_time"] = round(profile["mean_time"] / 50, 6)
+        profile["mean_time"] = round(profile["mean_time"] / SMOKE_SPEEDUP, 6)
     seed["report_period"] = 0.2
     path = tmp_path / "config.yaml"
     path.write_text(yaml.safe_dump(seed), encoding="utf-8")
@@ -279,6 +428,11 @@ def test_compose_services_as_processes_run_five_profiles_to_completion(
         assert claimed == expected  # each of the five profiles exactly once
         assert sum(r["sent"] for r in records.values()) == SMOKE_COUNT
         assert all(r["status"] == "stopped" for r in records.values())
+
+        # No tty, as in the attached stack: the monitor's lines are plain key=value lines.
+        monitor = roles[SMOKE_SENDERS].output()
+        assert "\x1b" not in monitor
+        assert re.search(rf"^.*\bsent={SMOKE_COUNT}/{SMOKE_COUNT}\b.*$", monitor, re.M), monitor
     finally:
         stop_all(roles)
         client.delete(*keys.all())
