@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 LIVE = "live"
+OUTAGE = "outage"  # up, but its gateway is down (a scheduled or random outage)
 STOPPED = "stopped"
 UNKNOWN = "unknown"
 
@@ -32,6 +33,8 @@ class Heartbeat:
     started: float = 0.0  # epoch seconds when it began serving the run
     error: str = ""  # what keeps it from working right now (e.g. Redis out of memory)
     late: float = 0.0  # mean seconds its attempts ended after they were due, lately
+    attempt_rate: float | None = None  # attempts per simulated second when busy (its model)
+    profile: dict[str, Any] = field(default_factory=dict)  # its whole profile, as in YAML
 
     def to_json(self) -> str:
         record = asdict(self)
@@ -57,6 +60,8 @@ class Heartbeat:
                 _number(data.get("started")) or 0.0,
                 str(data.get("error") or ""),
                 _number(data.get("late")) or 0.0,
+                _rate(data.get("attempt_rate")),
+                _mapping(data.get("profile")),
             )
         except (ValueError, TypeError, AttributeError, OverflowError):
             return cls(name)
@@ -73,6 +78,18 @@ def _number(value: Any) -> float | None:
         return None
     number = float(value)
     return number if math.isfinite(number) else None
+
+
+def _rate(value: Any) -> float | None:
+    """A rate: a number, "inf" (a gateway with no delay), or None."""
+    if value is None:
+        return None
+    number = float(value)
+    return None if math.isnan(number) else number
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return dict(value) if isinstance(value, dict) else {}
 
 
 def _whole(value: Any) -> int | None:

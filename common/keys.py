@@ -20,6 +20,12 @@ META_DELIVERED = "delivered"
 META_ABANDONED = "abandoned"
 META_DEAD = "dead_letters"
 META_PROFILE_CLAIMS = "profile_claims"
+META_UNDELIVERABLE = "undeliverable"  # messages to an undeliverable number (permanent)
+# Run-level parameters, fixed when the run is created, read by every role.
+META_TIME_SCALE = "time_scale"  # simulated seconds per real second
+META_INVALID_FRACTION = "invalid_fraction"  # share of undeliverable recipients
+META_ACCOUNT_RATE = "account_rate"  # fleet-wide cap, submissions per simulated second
+META_ACCOUNT_BURST = "account_burst"
 # Bit i of the delivered bitmap is message (delivered_base + i)'s; every seq below the
 # base is settled (see sender/record.lua).
 META_DELIVERED_BASE = "delivered_base"
@@ -37,6 +43,11 @@ META_FIELDS = (
     META_DEAD,
     META_PROFILE_CLAIMS,
     META_DELIVERED_BASE,
+    META_UNDELIVERABLE,
+    META_TIME_SCALE,
+    META_INVALID_FRACTION,
+    META_ACCOUNT_RATE,
+    META_ACCOUNT_BURST,
 )
 
 

@@ -28,11 +28,17 @@ class RunState:
     abandoned: int
     dead_letters: int = 0
     id: str = ""  # the run's incarnation (common.keys.META_ID)
+    undeliverable: int = 0
+    created: float = 0.0  # epoch seconds: the run's simulated time 0
+    time_scale: float = 1.0
+    invalid_fraction: float = 0.0
+    account_rate: float | None = None
+    account_burst: int = 1
 
     @property
     def finished(self) -> int:
-        """Messages that need no more work: delivered or abandoned."""
-        return self.delivered + self.abandoned
+        """Messages that need no more work: delivered, abandoned or undeliverable."""
+        return self.delivered + self.abandoned + self.undeliverable
 
     @property
     def complete(self) -> bool:
@@ -47,6 +53,12 @@ _FIELDS = (
     k.META_DELIVERED,
     k.META_ABANDONED,
     k.META_DEAD,
+    k.META_UNDELIVERABLE,
+    k.META_CREATED,
+    k.META_TIME_SCALE,
+    k.META_INVALID_FRACTION,
+    k.META_ACCOUNT_RATE,
+    k.META_ACCOUNT_BURST,
 )
 
 
@@ -55,9 +67,24 @@ async def read_state(client: Redis, keys: RunKeys) -> RunState | None:
     values = await client.hmget(keys.meta, list(_FIELDS))
     if values[1] is None:
         return None  # not created yet, or gone
-    total, produced, done, delivered, abandoned, dead = (int(v or 0) for v in values[1:])
-    run_id = str(values[0] or "")  # "": a run made before runs had ids
-    return RunState(total, produced, bool(done), delivered, abandoned, dead, run_id)
+    counts = (int(v or 0) for v in values[1:8])
+    total, produced, done, delivered, abandoned, dead, undeliverable = counts
+    created, scale, invalid, account_rate, account_burst = values[8:]
+    return RunState(
+        total,
+        produced,
+        bool(done),
+        delivered,
+        abandoned,
+        dead,
+        str(values[0] or ""),  # "": a run made before runs had ids
+        undeliverable,
+        float(created or 0.0),
+        float(scale or 1.0),
+        float(invalid or 0.0),
+        float(account_rate) if account_rate else None,
+        int(account_burst or 1),
+    )
 
 
 async def require_state(client: Redis, keys: RunKeys, run_id: str) -> RunState:

@@ -12,13 +12,10 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Self, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 from pydantic import (
     AliasChoices,
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -28,89 +25,29 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from common.configfile import describe, read_yaml_mapping
 from common.errors import ConfigError
+from common.model import (
+    DEFAULT_COUNT,
+    DEFAULT_REPORT_PERIOD,
+    DEFAULT_SHAPE,
+    EXAMPLE_FLEET,
+    AccountCap,
+    Attempts,
+    Count,
+    Fraction,
+    Period,
+    Probability,
+    Scale,
+    Seconds,
+    SenderProfile,
+    Shape,
+    SimConfig,
+    Slots,
+    check_failure_rate,
+)
 from common.target import RedisTarget, check_url
 
 DEFAULT_RUN = "default"
-DEFAULT_COUNT = 1000
-DEFAULT_REPORT_PERIOD = 2.0
-DEFAULT_SHAPE = 10.0  # as in the reference Rust version
 RUN_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
-
-# Limits: beyond these a value is a typo, or more than this code can serve.
-MAX_MESSAGES = 1_000_000_000
-MAX_SECONDS = 86_400.0  # any time setting: one day
-MAX_CONCURRENCY = 100_000
-MAX_ATTEMPTS = 1_000_000
-MAX_SHAPE = 1_000_000.0
-
-
-def _no_bool(value: Any) -> Any:
-    """YAML's ``true`` is not the number 1."""
-    if isinstance(value, bool):
-        raise ValueError("Input should be a number, not true/false")
-    return value
-
-
-Seconds = Annotated[float, BeforeValidator(_no_bool), Field(ge=0, le=MAX_SECONDS)]
-Count = Annotated[int, BeforeValidator(_no_bool), Field(ge=0, le=MAX_MESSAGES)]
-Probability = Annotated[float, BeforeValidator(_no_bool), Field(ge=0, le=1)]
-Shape = Annotated[float, BeforeValidator(_no_bool), Field(gt=0, le=MAX_SHAPE)]
-Slots = Annotated[int, BeforeValidator(_no_bool), Field(ge=1, le=MAX_CONCURRENCY)]
-Attempts = Annotated[int, BeforeValidator(_no_bool), Field(ge=1, le=MAX_ATTEMPTS)]
-Period = Annotated[float, BeforeValidator(_no_bool), Field(gt=0, le=MAX_SECONDS)]
-
-
-class SenderProfile(BaseModel):
-    """One simulated gateway: the seed's ``{mean_time, failure_rate}`` plus optional extras."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    mean_time: Seconds = Field(description="mean seconds per send attempt")
-    failure_rate: Probability = Field(description="probability an attempt fails")
-    shape: Shape | None = Field(default=None, description="gamma shape (default: global)")
-    concurrency: Slots = Field(default=1, description="send slots in one sender")
-    max_attempts: Attempts | None = Field(default=None, description="give up after N attempts")
-
-    @model_validator(mode="after")
-    def _failure_rate_below_one(self) -> Self:
-        check_failure_rate(self.failure_rate, self.max_attempts)
-        return self
-
-
-def check_failure_rate(failure_rate: float | None, max_attempts: int | None) -> None:
-    """failure_rate must be in [0, 1); 1.0 (never succeeds) only together with max_attempts."""
-    if failure_rate is None:
-        return
-    if failure_rate > 1 or (failure_rate == 1 and max_attempts is None):
-        raise ValueError(
-            f"failure_rate must be at least 0 and below 1, got {failure_rate:g} "
-            "(1.0 is accepted only together with max_attempts)"
-        )
-
-
-# The seed's example fleet: what `sms-sim run` simulates when given no config file (the
-# repository's config.yaml holds the same five gateways).
-EXAMPLE_FLEET: tuple[SenderProfile, ...] = tuple(
-    SenderProfile(mean_time=m, failure_rate=p)
-    for m, p in ((0.05, 0.50), (0.10, 0.45), (0.15, 0.40), (0.20, 0.35), (0.10, 0.30))
-)
-
-
-class SimConfig(BaseModel):
-    """The run's YAML config file, in the seed's format (unknown keys rejected).
-
-    ``senders`` is None when the file lists none (``sms-sim run`` then refuses it)."""
-
-    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
-
-    num_messages: Count = DEFAULT_COUNT
-    report_period: Period = DEFAULT_REPORT_PERIOD
-    shape: Shape = DEFAULT_SHAPE
-    senders: list[SenderProfile] | None = None
-
-    @classmethod
-    def example(cls) -> SimConfig:
-        return cls(senders=list(EXAMPLE_FLEET))
 
 
 def read_config_file(path: Path) -> SimConfig:
@@ -174,16 +111,27 @@ class RoleSettings(BaseSettings):
 
 
 class ProducerSettings(RoleSettings):
+    """The producer creates the run: its messages, and the run-level parameters every
+    role reads from the run (time scale, undeliverable share, account cap)."""
+
     model_config = SettingsConfigDict(env_prefix="PRODUCER_")
 
     count: Count = Field(default=DEFAULT_COUNT, description="messages to enqueue")
     seed: int | None = Field(default=None, description="random seed for reproducible content")
     max_backlog: Count = Field(default=10_000, description="undelivered cap; 0 = no cap")
     batch_size: int = Field(default=5000, ge=1, le=100_000)
+    time_scale: Scale = Field(default=1.0, description="simulated seconds per real second")
+    invalid_fraction: Fraction = 0.0
+    account: AccountCap | None = None
 
     @classmethod
     def from_config(cls, cfg: SimConfig) -> dict[str, Any]:
-        return {"count": cfg.num_messages}
+        return {
+            "count": cfg.num_messages,
+            "time_scale": cfg.time_scale,
+            "invalid_fraction": cfg.invalid_fraction,
+            "account": cfg.account,
+        }
 
 
 class SenderSettings(RoleSettings):

@@ -19,14 +19,13 @@ from redis.asyncio import Redis
 from common.connection import clients
 from common.errors import UsageProblem
 from common.keys import RunKeys
+from common.model import SenderProfile, SimConfig
 from common.run import read_state
 from common.settings import (
     MonitorSettings,
     ProducerSettings,
     RoleSettings,
-    SenderProfile,
     SenderSettings,
-    SimConfig,
     load_settings,
     read_config_file,
 )

@@ -12,7 +12,7 @@ from common.keys import RunKeys
 from common.run import ensure_group
 from common.settings import ProducerSettings
 from producer.content import batch_payload, batch_rng
-from producer.store import RunWriter
+from producer.store import RunParams, RunWriter
 
 logger = logging.getLogger(__name__)
 
@@ -32,10 +32,10 @@ class Producer:
 
     async def open(self) -> None:
         """Create the run's meta and consumer group, or join the existing run."""
-        config = self.settings.model_dump(
-            mode="json", include={"count", "seed", "max_backlog", "batch_size"}
-        )
-        self.produced = await self.writer.open_run(self.settings.count, config)
+        s = self.settings
+        config = s.model_dump(mode="json", include={"count", "seed", "max_backlog", "batch_size"})
+        params = RunParams(s.count, s.time_scale, s.invalid_fraction, s.account)
+        self.produced = await self.writer.open_run(params, config)
         await ensure_group(self.writer.client, self.writer.keys)
         if self.produced:
             logger.info(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
@@ -15,13 +16,35 @@ from common import scripts
 from common.errors import UsageProblem, run_gone
 from common.heartbeat import Heartbeat, working
 from common.keys import RunKeys
+from common.model import AccountCap
 from common.run import RunWrites
 
 ENQUEUE = scripts.load("producer", "enqueue.lua")
 
 
 class CountMismatch(UsageProblem):
-    """The run exists with a different total."""
+    """The run exists with a different total (or other parameters)."""
+
+
+@dataclass(frozen=True)
+class RunParams:
+    """What a run is, fixed when it is created; every role reads it from the meta."""
+
+    total: int
+    time_scale: float = 1.0
+    invalid_fraction: float = 0.0
+    account: AccountCap | None = None
+
+    def fields(self) -> dict[str, str | int | float]:
+        fields: dict[str, str | int | float] = {
+            k.META_TOTAL: self.total,
+            k.META_TIME_SCALE: repr(self.time_scale),
+            k.META_INVALID_FRACTION: repr(self.invalid_fraction),
+        }
+        if self.account is not None:
+            fields[k.META_ACCOUNT_RATE] = repr(self.account.max_rate)
+            fields[k.META_ACCOUNT_BURST] = self.account.burst
+        return fields
 
 
 class RunWriter:
@@ -33,32 +56,40 @@ class RunWriter:
         self._enqueue = client.register_script(ENQUEUE)
         self.run_id = ""  # the run's incarnation, once open_run has created or joined it
 
-    async def open_run(self, total: int, config: dict[str, Any]) -> int:
-        """Create the run's meta, or join the existing one; return how many are enqueued."""
+    async def open_run(self, params: RunParams, config: dict[str, Any]) -> int:
+        """Create the run's meta with its parameters, or join the existing run (with the
+        same parameters); return how many messages are enqueued."""
         initial: dict[str, str | int | float] = {
             k.META_ID: uuid.uuid4().hex,
-            k.META_TOTAL: total,
             k.META_PRODUCED: 0,
             k.META_DONE: 0,
             k.META_CREATED: time.time(),
             k.META_DELIVERED: 0,
             k.META_ABANDONED: 0,
+            k.META_UNDELIVERABLE: 0,
             k.META_DEAD: 0,
             k.META_CONFIG: json.dumps(config, sort_keys=True),
+            **params.fields(),
         }
+        fixed = [k.META_ID, k.META_PRODUCED, *params.fields()]
         async with self.client.pipeline(transaction=True) as pipe:
             for field, value in initial.items():
                 pipe.hsetnx(self.keys.meta, field, value)
-            pipe.hmget(self.keys.meta, [k.META_ID, k.META_TOTAL, k.META_PRODUCED])
+            pipe.hmget(self.keys.meta, fixed)
             replies = await pipe.execute()
-        self.run_id = str(replies[-1][0])
-        existing_total, produced = (int(v) for v in replies[-1][1:])
-        if existing_total != total:
-            raise CountMismatch(
-                f"run {self.keys.run!r} already exists with {existing_total} messages, not "
-                f"{total}: use a new --run NAME or `sms-sim reset --run {self.keys.run}`"
-            )
-        return produced
+        run_id, produced, *existing = replies[-1]
+        self.run_id = str(run_id)
+        self._refuse_other(params, dict(zip(params.fields(), existing, strict=True)))
+        return int(produced)
+
+    def _refuse_other(self, params: RunParams, existing: dict[str, Any]) -> None:
+        """The run exists with other parameters: say which (exit 2)."""
+        for field, wanted in params.fields().items():
+            if existing[field] != str(wanted):
+                raise CountMismatch(
+                    f"run {self.keys.run!r} already exists with {field} {existing[field]}, not "
+                    f"{wanted}: use a new --run NAME or `sms-sim reset --run {self.keys.run}`"
+                )
 
     async def enqueue(self, start: int, created: float, payload: str) -> int:
         """Append one batch (``producer.content.batch_payload``) at ``start``; return the

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 
 from common.codec import SEQ, Message, printable
 from common.errors import MalformedEntry
-from sender.gateway import Gateway
+from sender.gateway import REJECTED, SENT, Attempt, Gateway
 from sender.inbox import Fields
-from sender.recorder import ABANDON, FAIL, MALFORMED, OK, Outcome
+from sender.recorder import ABANDON, FAIL, MALFORMED, OK, UNDELIVERABLE, Outcome
 
 logger = logging.getLogger(__name__)
 
@@ -38,29 +38,35 @@ def _field(fields: Fields, name: bytes) -> bytes:
 
 @dataclass(slots=True)
 class Attempts:
+    """The outcomes of one attempt, as the recorder writes them."""
+
     gateway: Gateway
     max_attempts: int | None
 
-    def one(
-        self, entry_id: str, msg: Message, attempt: int, duration: float, late: float = 0.0
+    def outcomes(
+        self, entry_id: str, msg: Message, attempt: int, done: Attempt, late: float = 0.0
     ) -> list[Outcome]:
-        """One attempt of ``duration`` simulated seconds, ended ``late`` seconds after it
-        was due: [OK], [FAIL], or [FAIL, ABANDON] once max_attempts is reached. The
-        message is settled unless the last outcome is FAIL."""
+        """[OK]; [FAIL] (to retry); [FAIL, ABANDON] once max_attempts is reached; [FAIL,
+        UNDELIVERABLE] for an undeliverable number. ``late``: how long after it was due
+        the attempt ended. The message is settled unless the last outcome is FAIL."""
         ts = time.time()
         seq = str(msg.seq)
-        if not self.gateway.fails():
+        if done.kind == SENT:
             latency = f"{ts - msg.created:.6f}"
-            return [Outcome(OK, entry_id, seq, attempt, duration, ts, latency, late)]
-        failed = Outcome(FAIL, entry_id, seq, attempt, duration, ts, "", late)
+            return [Outcome(OK, entry_id, seq, attempt, done.duration, ts, latency, late)]
+        failed = Outcome(FAIL, entry_id, seq, attempt, done.duration, ts, "", late)
+        if done.kind == REJECTED:
+            reason = "undeliverable number (permanent failure)"
+            return [failed, Outcome(UNDELIVERABLE, entry_id, seq, attempt, extra=reason)]
         if self.max_attempts and attempt >= self.max_attempts:
             reason = f"abandoned after {attempt} attempts"
             return [failed, Outcome(ABANDON, entry_id, seq, attempt, extra=reason)]
         return [failed]
 
-    def all_now(self, entry_id: str, msg: Message) -> list[Outcome]:
+    def all_now(self, entry_id: str, msg: Message, invalid: bool = False) -> list[Outcome]:
         """Every attempt until the message is settled, with no delay (mean_time 0)."""
         outcomes: list[Outcome] = []
         while not outcomes or outcomes[-1].kind == FAIL:
-            outcomes += self.one(entry_id, msg, len(outcomes) + 1, 0.0)
+            done = self.gateway.attempt(0.0, invalid)
+            outcomes += self.outcomes(entry_id, msg, len(outcomes) + 1, done)
         return outcomes

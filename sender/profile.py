@@ -11,8 +11,9 @@ from redis.asyncio import Redis
 from common import keys as k
 from common.errors import UsageProblem, run_gone
 from common.keys import RunKeys
+from common.model import SenderProfile
 from common.run import RunWrites, read_state
-from common.settings import SenderProfile, SenderSettings
+from common.settings import SenderSettings
 
 logger = logging.getLogger(__name__)
 

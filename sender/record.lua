@@ -10,10 +10,11 @@
 -- ARGV[3] batch      this batch's id: a batch replayed after a lost reply is not written twice
 -- ARGV[4] outcomes   one outcome per line, tab-separated:
 --                    kind, entry id, seq, attempt, duration, late, ts, extra
---                    kind: fail | ok | abandon | malformed; extra: latency (ok) or reason
+--                    kind: fail | ok | abandon | undeliverable | malformed
+--                    extra: the latency (ok), or the reason
 -- ARGV[5] compact_at settled bits that leave the bitmap at once
 -- Returns one flag per outcome line ('1' counted; '0' a suppressed duplicate, a late
--- abandonment, or a line that names no entry); a replayed batch gets the flags of its
+-- settlement, or a line that names no entry); a replayed batch gets the flags of its
 -- first write. Error NORUN when the run's meta is gone or belongs to another incarnation.
 --
 -- Whatever the input, the batch is applied whole: no write below can fail. An outcome
@@ -34,10 +35,10 @@ if state[3] and string.sub(state[3], 1, #done) == done then
 end
 local total = tonumber(state[1]) or 0
 
--- Bit (seq - base) of the bitmap is set once message seq is settled: delivered, or given
--- up (abandoned). Every seq below base is settled. A second settlement of a message (a
--- success after a takeover; a success or abandonment after an abandonment) is counted
--- apart, never again as delivered or abandoned.
+-- Bit (seq - base) of the bitmap is set once message seq is settled: delivered, given up
+-- (abandoned), or found undeliverable. Every seq below base is settled. A second
+-- settlement of a message (a success after a takeover, anything after an abandonment) is
+-- counted apart, never again.
 local base = tonumber(state[4]) or 0
 local function settle(seq)  -- 1 when it was settled already
   local offset = seq - base
@@ -46,7 +47,8 @@ local function settle(seq)  -- 1 when it was settled already
 end
 
 local flags, settled = {}, {}
-local counts = {[META.delivered] = 0, [META.abandoned] = 0, [META.dead_letters] = 0}
+local counts = {[META.delivered] = 0, [META.abandoned] = 0, [META.dead_letters] = 0,
+                [META.undeliverable] = 0}
 
 local function dead_letter(id, seq, reason)
   counts[META.dead_letters] = counts[META.dead_letters] + 1
@@ -85,11 +87,12 @@ local function record(kind, id, seq, attempt, duration, late, ts, extra)
       counts[META.delivered] = counts[META.delivered] + 1
       result(seq, attempt, '1', duration, late, ts, RESULT.latency, extra)
     end
-  else  -- abandon
+  else  -- abandon or undeliverable: settled, not delivered
     redis.call('XADD', dead, '*', DEAD.id, id, DEAD.seq, seq, DEAD.sender, sender,
                DEAD.reason, extra)
     if settle(n) == 1 then return '0', true end
-    counts[META.abandoned] = counts[META.abandoned] + 1
+    local field = kind == 'abandon' and META.abandoned or META.undeliverable
+    counts[field] = counts[field] + 1
   end
   return '1', true
 end
@@ -100,7 +103,7 @@ end
 local NUMBER, SIGNED = '%d+%.?%d*', '%-?%d+%.?%d*'
 local FORM = '(%a+)\t(%d+%-%d+)\t(%d+)\t(%d+)\t(' .. NUMBER .. ')\t(' .. SIGNED .. ')\t(' ..
              NUMBER .. ')\t([^\n]*)'
-local KINDS = {fail = true, ok = true, abandon = true, malformed = true}
+local KINDS = {fail = true, ok = true, abandon = true, undeliverable = true, malformed = true}
 
 local function one(kind, id, seq, attempt, duration, late, ts, extra)
   if not KINDS[kind] then return nil end

@@ -27,6 +27,7 @@ from common.keys import RunKeys
 logger = logging.getLogger(__name__)
 
 FAIL, OK, ABANDON, MALFORMED = "fail", "ok", "abandon", "malformed"
+UNDELIVERABLE = "undeliverable"
 LINGER = 0.005  # seconds an outcome may wait for others to share its write
 COMPACT_AT = 1 << 16  # settled bits (8 KiB) that leave the delivered bitmap at once
 

@@ -11,8 +11,10 @@ attempt's lateness (``late``), reported beside the model's own times.
 
 A slot holds a message from the moment it is read until its attempts are over
 (``inflight``: entry id -> the timer of its next attempt). Its outcome then waits for
-the recorder's next batch (``recording``) while the slot takes the next message. Both
-stay pending in Redis, and are kept fresh, until the write acks them.
+the recorder's next batch (``recording``) while the slot takes the next message. A
+message waiting out a retry backoff holds no slot (``waiting``, then ``ready`` to take
+the next free one). All of them stay pending in Redis, and are kept fresh, until the
+write acks them.
 
 The consume loop waits on ``freed``; a failure anywhere (a timer callback, the
 recorder, a background task) is kept here and raised by the loop (``check``).
@@ -24,6 +26,8 @@ import asyncio
 import contextlib
 import heapq
 import math
+from collections import deque
+from typing import Any
 
 MAX_RECORDING = 2000  # outcomes waiting to be written before reading stops
 NEVER = -math.inf
@@ -34,6 +38,8 @@ class Slots:
         self.capacity = capacity
         self.inflight: dict[str, asyncio.TimerHandle] = {}
         self.recording: set[str] = set()
+        self.waiting: dict[str, asyncio.TimerHandle] = {}  # backing off: id -> its wake-up
+        self.ready: deque[tuple[str, Any]] = deque()  # backed off: (id, what to resume)
         self._free_since: list[float] = [NEVER] * capacity  # a heap: when each became free
         self._freed = asyncio.Event()
         self._failure: BaseException | None = None
@@ -47,14 +53,33 @@ class Slots:
 
     @property
     def busy(self) -> bool:
-        return bool(self.inflight or self.recording)
+        return bool(self.inflight or self.recording or self.waiting or self.ready)
 
     def holds(self, entry_id: str) -> bool:
-        return entry_id in self.inflight or entry_id in self.recording
+        return (
+            entry_id in self.inflight
+            or entry_id in self.recording
+            or entry_id in self.waiting
+            or any(entry_id == held for held, _ in self.ready)
+        )
 
     def held(self) -> list[str]:
         """Every entry id this sender holds (to keep fresh)."""
-        return [*self.inflight, *self.recording]
+        return [*self.inflight, *self.recording, *self.waiting, *(i for i, _ in self.ready)]
+
+    def release(self, entry_id: str, free_at: float, wake: asyncio.TimerHandle) -> None:
+        """``entry_id`` backs off: its slot is free as of ``free_at``; ``wake`` makes it
+        ready again (``wakes``)."""
+        self.inflight.pop(entry_id, None)
+        self.waiting[entry_id] = wake
+        heapq.heappush(self._free_since, free_at)
+        self._freed.set()
+
+    def wakes(self, entry_id: str, resume: Any) -> None:
+        """A backed-off message is ready for the next free slot."""
+        self.waiting.pop(entry_id, None)
+        self.ready.append((entry_id, resume))
+        self._freed.set()
 
     def take(self) -> float:
         """Take the slot free longest; when it became free (``NEVER``: from the start)."""
@@ -79,12 +104,14 @@ class Slots:
         self._freed.set()
 
     def cancel_inflight(self) -> list[str]:
-        """Stop every pending attempt; the ids they held (to hand back)."""
-        waiting = list(self.inflight)
-        for timer in self.inflight.values():
+        """Stop every pending attempt and wake-up; the ids they held (to hand back)."""
+        held = [*self.inflight, *self.waiting, *(i for i, _ in self.ready)]
+        for timer in (*self.inflight.values(), *self.waiting.values()):
             timer.cancel()
         self.inflight.clear()
-        return waiting
+        self.waiting.clear()
+        self.ready.clear()
+        return held
 
     def fail(self, exc: BaseException) -> None:
         """Keep the first failure for ``check``, and wake a waiting loop."""
@@ -107,10 +134,13 @@ class Slots:
         self.check()
 
     async def drain(self, within: float) -> None:
-        """Until nothing is held, a failure, or ``within`` seconds."""
+        """Until nothing is in flight or being written, a failure, or ``within`` seconds
+        (messages backing off are not waited for: they are handed back)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + within
-        while self.busy and self._failure is None and loop.time() < deadline:
+        while (
+            (self.inflight or self.recording) and self._failure is None and loop.time() < deadline
+        ):
             self._freed.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._freed.wait(), deadline - loop.time())

@@ -5,34 +5,36 @@
 keep-fresh), consume until the run completes or ``stop`` is set, then finish or hand
 back in-flight messages and leave.
 
-An attempt's delay is a timer on the event loop (no task per message), set on the slot's
-own schedule (``sender.slots``); with no delay to wait, a whole read is attempted at once.
-Orphans (messages idle on a crashed or stopped sender) are looked for every
-``claim_idle / 3`` seconds, in one scan of the pending list.
+When each attempt runs is ``sender.schedule``'s (simulated time, slot schedules, caps,
+backoffs); what it does is ``sender.gateway``'s (delays, failures, outages). Orphans
+(messages idle on a crashed or stopped sender) are looked for every ``claim_idle / 3``
+seconds, in one scan of the pending list.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
+import math
 import random
 import time
-from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from common.codec import Message
-from common.heartbeat import LIVE, STOPPED, Heartbeat
+from common.heartbeat import LIVE, OUTAGE, STOPPED, Heartbeat
 from common.keys import RunKeys
+from common.model import SenderProfile
 from common.run import RunState, RunWrites, require_state, wait_for_run
-from common.settings import SenderProfile, SenderSettings
+from common.settings import SenderSettings
 from common.tasks import cancel_all, periodic
-from sender.attempts import Attempts, parse_entry
+from sender.attempts import Attempts
 from sender.gateway import Gateway
 from sender.inbox import Entry, Inbox
+from sender.outages import Outages
+from sender.pacing import Pacer
 from sender.profile import default_name, resolve_profile
-from sender.recorder import FAIL, OK, Outcome, Recorder
+from sender.recorder import Recorder
+from sender.schedule import Clock, Schedule
 from sender.slots import Slots
 
 logger = logging.getLogger(__name__)
@@ -43,24 +45,6 @@ MAX_READ = 200  # small reads: a big one delays every timer due meanwhile
 # enqueued); further back means the process cannot keep up with the fleet it simulates,
 # and the lateness of its attempts says so.
 MAX_BACKDATE = 1.0
-
-
-@dataclass(slots=True)
-class Lateness:
-    """How late attempts end against their schedule, over the last heartbeat period."""
-
-    total: float = 0.0
-    count: int = 0
-
-    def add(self, late: float) -> None:
-        self.total += late
-        self.count += 1
-
-    def take(self) -> float:
-        """The mean lateness since the last call (0 with no attempt)."""
-        mean = self.total / self.count if self.count else 0.0
-        self.total, self.count = 0.0, 0
-        return mean
 
 
 async def serve(
@@ -99,18 +83,37 @@ class Sender:
         self.writes = RunWrites(client, self.keys, run.id)
         self.inbox = Inbox(client, self.keys, self.name, block_ms=settings.block * 1000)
         self.recorder = Recorder(client, self.keys, self.name, run_id=run.id)
-        shape = profile.shape or settings.shape
-        self.gateway = Gateway(
-            profile.mean_time, profile.failure_rate, shape, rng or random.Random(settings.seed)
-        )
-        self.attempts = Attempts(self.gateway, profile.max_attempts)
-        self.slots = Slots(profile.concurrency)
-        self.sent = 0
-        self.started = time.time()
         self._loop = asyncio.get_running_loop()
+        rng = rng or random.Random(settings.seed)
+        outages = Outages(profile.outages, profile.mtbf, profile.mttr, rng)
+        self.gateway = Gateway(
+            profile.mean_time,
+            profile.failure_rate,
+            profile.shape or settings.shape,
+            rng,
+            profile.timeout,
+            outages,
+        )
+        self.slots = Slots(profile.concurrency)
+        self.clock = Clock(run.created or time.time(), run.time_scale, 0.0)
+        self.clock.resync(self._loop.time())
+        self.schedule = Schedule(
+            self.gateway,
+            Attempts(self.gateway, profile.max_attempts),
+            self.slots,
+            self.recorder,
+            self.clock,
+            run.total,
+            _pacer(profile, run.time_scale),
+            profile.retry_backoff,
+            run.invalid_fraction,
+        )
+        self.started = time.time()
         self._sweep_period = min(settings.claim_idle / 3, 5.0)
-        self._epoch = time.time() - self._loop.time()  # epoch seconds at loop time 0
-        self._late = Lateness()
+
+    @property
+    def sent(self) -> int:
+        return self.schedule.sent
 
     @classmethod
     async def create(
@@ -181,10 +184,11 @@ class Sender:
                 taken = await self._take_over(free)
                 more = len(taken) == free  # a full take: look again at once
                 next_sweep = self._loop.time() + (0 if more else self._sweep_period)
-            want = min(free - len(taken), MAX_READ)
+            self.schedule.resume()  # messages back from a backoff first
+            want = min(self.slots.free - len(taken), MAX_READ)
             entries = taken + (await self.inbox.read(want) if want > 0 else [])
             if entries:
-                self._start(entries)
+                self.schedule.start(entries)
             elif not self.slots.busy and await self._run_complete():
                 return
             self.slots.check()
@@ -195,69 +199,6 @@ class Sender:
         if taken:
             logger.info("sender %s: took over %d idle message(s)", self.name, len(taken))
         return taken
-
-    def _start(self, entries: list[Entry]) -> None:
-        """Take a slot per message: attempt it now (no delay) or when its timer fires."""
-        settle_now: list[Outcome] = []
-        now = self._loop.time()
-        for entry_id, fields in entries:
-            if self.slots.holds(entry_id):
-                continue
-            msg = parse_entry(entry_id, fields, self.run_state.total)
-            if isinstance(msg, Outcome):  # a dead letter: settled at once, no slot held
-                settle_now.append(msg)
-            elif self.gateway.mean_time <= 0:  # no delay: every attempt at once
-                settle_now += self.attempts.all_now(entry_id, msg)
-            else:
-                since = self.slots.take()
-                start = min(now, max(since, msg.created - self._epoch, now - MAX_BACKDATE))
-                self._schedule(entry_id, msg, 1, start)
-        if settle_now:
-            self._settle(settle_now)
-
-    def _schedule(self, entry_id: str, msg: Message, attempt: int, start: float) -> None:
-        """The attempt runs from ``start`` (loop time) for a drawn delay."""
-        end = start + self.gateway.delay()
-        timer = self._loop.call_at(end, self._attempt_due, entry_id, msg, attempt, start, end)
-        self.slots.attempt(entry_id, timer)
-
-    def _attempt_due(
-        self, entry_id: str, msg: Message, attempt: int, start: float, end: float
-    ) -> None:
-        """A timer fired: the attempt is over; retry on failure, else record. The next
-        attempt, or the slot's next message, starts when this one was due to end."""
-        try:
-            late = self._loop.time() - end
-            self._late.add(late)
-            outcomes = self.attempts.one(entry_id, msg, attempt, end - start, late)
-            if outcomes[-1].kind == FAIL:
-                self.recorder.add(outcomes[0])  # nobody waits for a failure to be written
-                self._schedule(entry_id, msg, attempt + 1, end)
-            else:
-                self._settle(outcomes, end)
-        except Exception as exc:
-            self.slots.fail(exc)
-
-    def _settle(self, outcomes: list[Outcome], free_at: float | None = None) -> None:
-        """The messages' attempts are over: free their slots; write the outcomes."""
-        if free_at is not None:
-            self.slots.settled([outcomes[0].entry_id], [free_at])
-        else:  # settled on reading: their slots are free again already
-            self.slots.settled([o.entry_id for o in outcomes], [])
-        written = self.recorder.submit_nowait(outcomes)
-        written.add_done_callback(functools.partial(self._written, outcomes))
-
-    def _written(self, outcomes: list[Outcome], written: asyncio.Future[list[bool]]) -> None:
-        self.slots.written([o.entry_id for o in outcomes])
-        if written.cancelled():
-            self.slots.fail(asyncio.CancelledError())
-        elif (exc := written.exception()) is not None:
-            self.slots.fail(exc)
-        else:
-            flags = written.result()
-            self.sent += sum(
-                1 for o, new in zip(outcomes, flags, strict=True) if new and o.kind == OK
-            )
 
     def _background_ended(self, task: asyncio.Task[None]) -> None:
         """A background task (recorder, heartbeat, keep-fresh) died: the sender stops."""
@@ -289,18 +230,27 @@ class Sender:
             logger.info("sender %s: handed back %d message(s)", self.name, len(waiting))
 
     async def _beat(self, status: str = LIVE) -> None:
-        self._epoch = time.time() - self._loop.time()  # the wall clock may have been set
+        now = self._loop.time()
+        self.clock.resync(now)
+        if status == LIVE and self.gateway.down(self.clock.sim(now)):
+            status = OUTAGE
+        p = self.profile
         beat = Heartbeat(
             self.name,
-            **self.profile.model_dump(exclude={"shape"}),
-            shape=self.gateway.shape,
+            mean_time=p.mean_time,
+            failure_rate=p.failure_rate,
+            concurrency=p.concurrency,
             status=status,
             heartbeat=time.time(),
+            shape=self.gateway.shape,
             inflight=len(self.slots.inflight),
             sent=self.sent,
+            max_attempts=p.max_attempts,
             started=self.started,
-            late=self._late.take(),
             error=getattr(getattr(self.client, "outage", None), "problem", ""),
+            late=self.schedule.lateness.take(),
+            attempt_rate=attempt_rate(p, self.gateway.outages),
+            profile=p.model_dump(mode="json", by_alias=True, exclude_none=True),
         )
         await self.writes.hset(self.keys.senders, self.name, beat.to_json())
 
@@ -308,3 +258,19 @@ class Sender:
         """Reset the idle time of our in-flight entries well within claim_idle, so a slow
         but live sender is never robbed."""
         await self.inbox.keep_fresh(self.slots.held())
+
+
+def _pacer(profile: SenderProfile, scale: float) -> Pacer | None:
+    """The profile's throughput cap on the event loop's clock, if it has one."""
+    if profile.max_rate is None:
+        return None
+    return Pacer(profile.max_rate * scale, profile.burst or 1)
+
+
+def attempt_rate(profile: SenderProfile, outages: Outages | None) -> float:
+    """Attempts per simulated second this sender makes when busy: its slots over its mean
+    time, at most its cap, in the long run of its random outages (inf at mean 0)."""
+    rate = profile.concurrency / profile.mean_time if profile.mean_time > 0 else math.inf
+    if profile.max_rate is not None:
+        rate = min(rate, profile.max_rate)
+    return rate * (outages.availability() if outages else 1.0)

@@ -30,7 +30,8 @@ from redis.asyncio import Redis
 
 from common import keys as k
 from common.keys import RunKeys
-from common.settings import SenderProfile, SenderSettings, read_config_file
+from common.model import SenderProfile
+from common.settings import SenderSettings, read_config_file
 from sender.profile import resolve_profile
 from tests.compose_support import (
     COMPOSE_FILE,

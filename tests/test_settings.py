@@ -8,12 +8,11 @@ import pytest
 from pydantic import ValidationError
 
 from common.errors import ConfigError, UsageProblem
+from common.model import EXAMPLE_FLEET, SimConfig
 from common.settings import (
-    EXAMPLE_FLEET,
     MonitorSettings,
     ProducerSettings,
     SenderSettings,
-    SimConfig,
     load_settings,
     read_config_file,
 )

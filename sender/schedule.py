@@ -1,0 +1,197 @@
+"""When each attempt runs: the sender's slots on their own schedules, in simulated time.
+
+Each slot keeps its own schedule (see ``sender.slots``): a message's attempts follow one
+another back to back on their intended times, and a slot that freed at T takes its next
+message as of T (or as of the message's enqueue time, if later). Every simulated delay
+(an attempt's drawn time, an outage's timeout, a retry's backoff) is divided by the run's
+time scale on the event loop, and recorded in simulated seconds. A throughput cap
+(``max_rate``) spaces the attempts' starts.
+
+An attempt's delay is a timer on the event loop (no task per message); with no delay to
+wait and nothing to space or schedule, a whole read is attempted at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import time
+from dataclasses import dataclass
+
+from common.codec import Message
+from common.model import Backoff
+from sender.attempts import Attempts, parse_entry
+from sender.gateway import Attempt, Gateway, undeliverable
+from sender.inbox import Entry
+from sender.pacing import Pacer, Unpaced
+from sender.recorder import FAIL, OK, Outcome, Recorder
+from sender.slots import Slots
+
+logger = logging.getLogger(__name__)
+
+# A slot starts a message at most this far back (when it freed, or when the message was
+# enqueued); further back means the process cannot keep up with the fleet it simulates,
+# and the lateness of its attempts says so.
+MAX_BACKDATE = 1.0
+
+
+@dataclass
+class Clock:
+    """The run's simulated time: 0 when the run was created, ``scale`` simulated seconds
+    per real second."""
+
+    created: float  # epoch seconds
+    scale: float
+    epoch: float  # epoch seconds at event-loop time 0
+
+    def sim(self, loop_time: float) -> float:
+        return (loop_time + self.epoch - self.created) * self.scale
+
+    def real(self, sim_seconds: float) -> float:
+        """Real (event-loop) seconds for ``sim_seconds`` of simulated time."""
+        return sim_seconds / self.scale
+
+    def resync(self, loop_time: float) -> None:
+        """The wall clock may have been set: take its offset again."""
+        self.epoch = time.time() - loop_time
+
+
+@dataclass(slots=True)
+class Lateness:
+    """How late attempts end against their schedule (real seconds), lately."""
+
+    total: float = 0.0
+    count: int = 0
+
+    def add(self, late: float) -> None:
+        self.total += late
+        self.count += 1
+
+    def take(self) -> float:
+        """The mean lateness since the last call (0 with no attempt)."""
+        mean = self.total / self.count if self.count else 0.0
+        self.total, self.count = 0.0, 0
+        return mean
+
+
+class Schedule:
+    def __init__(  # noqa: PLR0917
+        self,
+        gateway: Gateway,
+        attempts: Attempts,
+        slots: Slots,
+        recorder: Recorder,
+        clock: Clock,
+        total: int,
+        pacer: Pacer | Unpaced | None = None,
+        backoff: Backoff | None = None,
+        invalid_fraction: float = 0.0,
+    ) -> None:
+        self.gateway = gateway
+        self.attempts = attempts
+        self.slots = slots
+        self.recorder = recorder
+        self.clock = clock
+        self.total = total
+        self.pacer = pacer or Unpaced()
+        self.backoff = backoff
+        self.invalid_fraction = invalid_fraction
+        self.sent = 0
+        self.lateness = Lateness()
+        self._loop = asyncio.get_running_loop()
+        self._at_once = (
+            gateway.mean_time <= 0
+            and isinstance(self.pacer, Unpaced)
+            and backoff is None
+            and (gateway.outages is None or not gateway.outages.any)
+        )
+
+    def start(self, entries: list[Entry]) -> None:
+        """Take a slot per message: attempt it now (no delay) or when its timer fires."""
+        settle_now: list[Outcome] = []
+        now = self._loop.time()
+        for entry_id, fields in entries:
+            if self.slots.holds(entry_id):
+                continue
+            msg = parse_entry(entry_id, fields, self.total)
+            if isinstance(msg, Outcome):  # a dead letter: settled at once, no slot held
+                settle_now.append(msg)
+            elif self._at_once:  # no delay: every attempt at once
+                settle_now += self.attempts.all_now(entry_id, msg, self._invalid(msg))
+            else:
+                since = self.slots.take()
+                start = min(now, max(since, msg.created - self.clock.epoch, now - MAX_BACKDATE))
+                self._schedule(entry_id, msg, 1, start)
+        if settle_now:
+            self._settle(settle_now)
+
+    def resume(self) -> None:
+        """Messages back from a retry backoff take the free slots first."""
+        now = self._loop.time()
+        while self.slots.ready and self.slots.free > 0:
+            entry_id, (msg, attempt, ready_at) = self.slots.ready.popleft()
+            since = self.slots.take()
+            start = min(now, max(since, ready_at, now - MAX_BACKDATE))
+            self._schedule(entry_id, msg, attempt, start)
+
+    def _invalid(self, msg: Message) -> bool:
+        return undeliverable(msg.to, self.invalid_fraction)
+
+    def _schedule(self, entry_id: str, msg: Message, attempt: int, start: float) -> None:
+        """The attempt runs from ``start`` (loop time, or later under a throughput cap)."""
+        start = self.pacer.take(start)
+        done = self.gateway.attempt(self.clock.sim(start), self._invalid(msg))
+        end = start + self.clock.real(done.duration)
+        timer = self._loop.call_at(end, self._attempt_due, entry_id, msg, attempt, end, done)
+        self.slots.attempt(entry_id, timer)
+
+    def _attempt_due(
+        self, entry_id: str, msg: Message, attempt: int, end: float, done: Attempt
+    ) -> None:
+        """A timer fired: the attempt is over; retry on failure, else record. The next
+        attempt, or the slot's next message, starts when this one was due to end."""
+        try:
+            late = self._loop.time() - end
+            self.lateness.add(late)
+            outcomes = self.attempts.outcomes(entry_id, msg, attempt, done, late * self.clock.scale)
+            if outcomes[-1].kind != FAIL:
+                self._settle(outcomes, end)
+                return
+            self.recorder.add(outcomes[0])  # nobody waits for a failure to be written
+            wait = self.backoff.delay(attempt) if self.backoff else 0.0
+            if wait > 0:
+                self._back_off(entry_id, msg, attempt + 1, end, end + self.clock.real(wait))
+            else:
+                self._schedule(entry_id, msg, attempt + 1, end)
+        except Exception as exc:
+            self.slots.fail(exc)
+
+    def _back_off(
+        self, entry_id: str, msg: Message, attempt: int, free_at: float, ready_at: float
+    ) -> None:
+        """Free the slot while the message waits out its backoff, then queue it."""
+        resume = (msg, attempt, ready_at)
+        wake = self._loop.call_at(ready_at, self.slots.wakes, entry_id, resume)
+        self.slots.release(entry_id, free_at, wake)
+
+    def _settle(self, outcomes: list[Outcome], free_at: float | None = None) -> None:
+        """The messages' attempts are over: free their slots; write the outcomes."""
+        if free_at is not None:
+            self.slots.settled([outcomes[0].entry_id], [free_at])
+        else:  # settled on reading: their slots are free again already
+            self.slots.settled([o.entry_id for o in outcomes], [])
+        written = self.recorder.submit_nowait(outcomes)
+        written.add_done_callback(functools.partial(self._written, outcomes))
+
+    def _written(self, outcomes: list[Outcome], written: asyncio.Future[list[bool]]) -> None:
+        self.slots.written([o.entry_id for o in outcomes])
+        if written.cancelled():
+            self.slots.fail(asyncio.CancelledError())
+        elif (exc := written.exception()) is not None:
+            self.slots.fail(exc)
+        else:
+            flags = written.result()
+            self.sent += sum(
+                1 for o, new in zip(outcomes, flags, strict=True) if new and o.kind == OK
+            )
