@@ -88,7 +88,12 @@ class RunKeys:
     def monitor(self) -> str:
         return self._key("monitor")
 
+    @property
+    def account(self) -> str:
+        """The fleet-wide cap's token bucket (sender/account.lua)."""
+        return self._key("account")
+
     def all(self) -> list[str]:
         """Every key of the run, for ``sms-sim reset``."""
-        names = ("outbox", "results", "meta", "delivered", "senders", "dead", "monitor")
+        names = ("outbox", "results", "meta", "delivered", "senders", "dead", "monitor", "account")
         return [self._key(n) for n in names]

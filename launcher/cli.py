@@ -66,6 +66,12 @@ def run_cmd(
         "Messages to enqueue (default: the config's num_messages).",
         show_default=False,
     ),
+    time_scale: float | None = option(
+        ProducerSettings,
+        "time_scale",
+        "Simulated seconds per real second (default: the config's time_scale, else 1).",
+        show_default=False,
+    ),
     json_output: bool = option(M, "json_output", "Print the final summary as JSON.", "--json"),
     plain: bool = option(M, "plain", "One key=value line per report."),
     report: Path | None = option(M, "report", "Write a self-contained HTML report here."),

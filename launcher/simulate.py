@@ -67,7 +67,8 @@ class Plan:
 
 def plan(flags: dict[str, Any]) -> Plan:
     """The run's roles from the command's flags: ``config``, ``redis_url``, ``run``,
-    ``seed`` for every role, ``count`` for the producer, ``json_output``, ``plain``,
+    ``seed`` for every role, ``count`` and ``time_scale`` for the producer (the run's),
+    ``json_output``, ``plain``,
     ``report`` for the monitor. Raises ``ConfigError``, ``UsageProblem``, ValidationError."""
     shared = {name: flags.get(name) for name in ("config", "redis_url", "run")}
     base = load_settings(LauncherSettings, {**shared, "seed": flags.get("seed")})
@@ -77,6 +78,7 @@ def plan(flags: dict[str, Any]) -> Plan:
     check_fleet(len(cfg.senders), real_server=base.redis_url is not None)
     shared = {"run": base.run, "redis_url": base.redis_url}
     producer_flags = {**shared, "seed": base.seed, "count": flags.get("count")}
+    producer_flags["time_scale"] = flags.get("time_scale")
     monitor_flags = {**shared, **{k: flags.get(k) for k in ("json_output", "plain", "report")}}
     return Plan(
         RedisTarget.for_launcher(base.redis_url, base.redis_give_up),

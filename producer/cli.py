@@ -40,6 +40,7 @@ def producer(
     redis_url: str | None = redis_option(),
     seed: int | None = option(P, "seed", "Seed for reproducible content."),
     max_backlog: int = option(P, "max_backlog", "Most undelivered messages enqueued; 0 = no cap."),
+    time_scale: float = option(P, "time_scale", "Simulated seconds per real second (run-wide)."),
 ) -> None:
     """Enqueue the run's messages in atomic batches; resume a run that stopped midway."""
     settings = settings_or_exit(PROG, ProducerSettings, given(ctx))

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from common.codec import Message
 from common.model import Backoff
+from sender.account import Account
 from sender.attempts import Attempts, parse_entry
 from sender.gateway import Attempt, Gateway, undeliverable
 from sender.inbox import Entry
@@ -87,6 +88,7 @@ class Schedule:
         pacer: Pacer | Unpaced | None = None,
         backoff: Backoff | None = None,
         invalid_fraction: float = 0.0,
+        account: Account | None = None,
     ) -> None:
         self.gateway = gateway
         self.attempts = attempts
@@ -97,6 +99,7 @@ class Schedule:
         self.pacer = pacer or Unpaced()
         self.backoff = backoff
         self.invalid_fraction = invalid_fraction
+        self.account = account
         self.sent = 0
         self.lateness = Lateness()
         self._loop = asyncio.get_running_loop()
@@ -104,6 +107,7 @@ class Schedule:
             gateway.mean_time <= 0
             and isinstance(self.pacer, Unpaced)
             and backoff is None
+            and account is None
             and (gateway.outages is None or not gateway.outages.any)
         )
 
@@ -139,8 +143,18 @@ class Schedule:
         return undeliverable(msg.to, self.invalid_fraction)
 
     def _schedule(self, entry_id: str, msg: Message, attempt: int, start: float) -> None:
-        """The attempt runs from ``start`` (loop time, or later under a throughput cap)."""
+        """The attempt runs from ``start`` (loop time), or later under a throughput cap
+        (the gateway's own, then the fleet's account)."""
         start = self.pacer.take(start)
+        if self.account is None:
+            self._begin(entry_id, msg, attempt, start)
+            return
+        self.slots.attempt(entry_id, None)  # holds its slot while its token comes
+        self.account.take(start, functools.partial(self._begin, entry_id, msg, attempt))
+
+    def _begin(self, entry_id: str, msg: Message, attempt: int, start: float) -> None:
+        if self.slots.failed:
+            return
         done = self.gateway.attempt(self.clock.sim(start), self._invalid(msg))
         end = start + self.clock.real(done.duration)
         timer = self._loop.call_at(end, self._attempt_due, entry_id, msg, attempt, end, done)

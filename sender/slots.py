@@ -36,7 +36,7 @@ NEVER = -math.inf
 class Slots:
     def __init__(self, capacity: int) -> None:
         self.capacity = capacity
-        self.inflight: dict[str, asyncio.TimerHandle] = {}
+        self.inflight: dict[str, asyncio.TimerHandle | None] = {}  # None: waits for a token
         self.recording: set[str] = set()
         self.waiting: dict[str, asyncio.TimerHandle] = {}  # backing off: id -> its wake-up
         self.ready: deque[tuple[str, Any]] = deque()  # backed off: (id, what to resume)
@@ -85,7 +85,11 @@ class Slots:
         """Take the slot free longest; when it became free (``NEVER``: from the start)."""
         return heapq.heappop(self._free_since)
 
-    def attempt(self, entry_id: str, timer: asyncio.TimerHandle) -> None:
+    @property
+    def failed(self) -> bool:
+        return self._failure is not None
+
+    def attempt(self, entry_id: str, timer: asyncio.TimerHandle | None) -> None:
         """``entry_id`` holds a slot until ``timer`` (its next attempt) fires."""
         self.inflight[entry_id] = timer
 
@@ -107,7 +111,8 @@ class Slots:
         """Stop every pending attempt and wake-up; the ids they held (to hand back)."""
         held = [*self.inflight, *self.waiting, *(i for i, _ in self.ready)]
         for timer in (*self.inflight.values(), *self.waiting.values()):
-            timer.cancel()
+            if timer is not None:
+                timer.cancel()
         self.inflight.clear()
         self.waiting.clear()
         self.ready.clear()

@@ -27,6 +27,7 @@ from common.model import SenderProfile
 from common.run import RunState, RunWrites, require_state, wait_for_run
 from common.settings import SenderSettings
 from common.tasks import cancel_all, periodic
+from sender.account import Account
 from sender.attempts import Attempts
 from sender.gateway import Gateway
 from sender.inbox import Entry, Inbox
@@ -107,6 +108,7 @@ class Sender:
             _pacer(profile, run.time_scale),
             profile.retry_backoff,
             run.invalid_fraction,
+            self._account(run),
         )
         self.started = time.time()
         self._sweep_period = min(settings.claim_idle / 3, 5.0)
@@ -114,6 +116,15 @@ class Sender:
     @property
     def sent(self) -> int:
         return self.schedule.sent
+
+    def _account(self, run: RunState) -> Account | None:
+        """The run's fleet-wide cap, when it has one."""
+        if run.account_rate is None:
+            return None
+        rate = run.account_rate * run.time_scale
+        return Account(
+            self.client, self.keys, run.id, rate, run.account_burst, lambda: self.clock.epoch
+        )
 
     @classmethod
     async def create(
@@ -153,6 +164,7 @@ class Sender:
         background = [
             asyncio.create_task(coro)
             for coro in (
+                *([self.schedule.account.run()] if self.schedule.account else []),
                 self.recorder.run(),
                 periodic(HEARTBEAT_EVERY, self._beat),
                 periodic(self._sweep_period, self._keep_fresh),
