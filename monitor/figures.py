@@ -39,3 +39,8 @@ def pct(part: float, whole: float) -> str:
 
 def maybe(value: float | None, fmt: str) -> str:
     return MISSING if value is None else format(value, fmt)
+
+
+def ratio(value: float | None) -> str:
+    """A ratio (0..1) as a percentage, ``-`` when unknown."""
+    return MISSING if value is None else f"{100.0 * value:.1f}%"

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from common.heartbeat import Heartbeat
 from monitor.health import sender_status
+from monitor.snapshot import Snapshot
 from monitor.stats import SenderStats
-from monitor.summary import Snapshot
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,6 @@ distribution against the configured gamma curve. Inline CSS and SVG; no JS, no C
 
 from __future__ import annotations
 
-import itertools
 import math
 import time
 from html import escape
@@ -15,10 +14,10 @@ from pathlib import Path
 from common.format import duration
 from monitor import figures as fig
 from monitor.distribution import DEFAULT_SHAPE, density_bins, gamma_curve, x_range
-from monitor.fleet import SenderRow, fleet
-from monitor.rates import predicted_rate
+from monitor.fleet import SenderRow
+from monitor.report import LABELS, STATES, Report
+from monitor.snapshot import Snapshot
 from monitor.stats import SenderStats
-from monitor.summary import Snapshot
 from monitor.svg import Point, bars_and_curve, line_chart
 
 CSS = """
@@ -37,23 +36,22 @@ def write_report(snap: Snapshot, path: Path) -> None:
 
 
 def report_html(snap: Snapshot) -> str:
-    rows = fleet(snap)
-    state = "complete" if snap.state.complete else "stopped before completion"
-    generated = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(snap.now or time.time()))
+    rep = snap.report
+    generated = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(rep.now or time.time()))
     body = [
-        f"<h1>SMS alert run {escape(snap.run)}: {state}</h1>",
-        f'<p class="note">Redis {escape(snap.url or "?")}; report generated {generated}.</p>',
+        f"<h1>SMS alert run {escape(rep.run)}: {STATES[rep.state(final=True)]}</h1>",
+        f'<p class="note">Redis {escape(rep.url or "?")}; report generated {generated}.</p>',
         "<h2>Summary</h2>",
-        _summary_table(snap, rows),
+        _summary_table(rep),
         "<h2>Throughput over time</h2>",
-        _throughput(snap, rows),
+        _throughput(rep),
         "<h2>Senders</h2>",
-        _senders_table(rows),
-        *(_sender_section(row, snap.stats.senders.get(row.name)) for row in rows),
+        _senders_table(rep.senders),
+        *(_sender_section(row, snap.stats.senders.get(row.name)) for row in rep.senders),
     ]
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>sms-sim run {escape(snap.run)}</title><style>{CSS}</style></head>"
+        f"<title>sms-sim run {escape(rep.run)}</title><style>{CSS}</style></head>"
         f"<body>{''.join(body)}</body></html>\n"
     )
 
@@ -64,52 +62,46 @@ def _table(header: list[str] | None, rows: list[list[str]]) -> str:
     return f"<table>{head}{''.join(lines)}</table>"
 
 
-def _summary_table(snap: Snapshot, rows: list[SenderRow]) -> str:
-    s = snap.stats
-    latency = " / ".join(fig.secs(s.latency.quantile(q)) for q in (0.5, 0.95, 0.99))
+def _summary_table(rep: Report) -> str:
+    latency = " / ".join(fig.secs(value) for _, value in rep.latency.items())
     return _table(
         None,
         [
-            ["elapsed", duration(snap.elapsed)],
-            ["sent (messages delivered)", f"{s.sent} / {snap.state.total}"],
-            ["failed attempts", str(s.failed)],
-            ["attempts", str(s.attempts)],
-            ["failure ratio", fig.pct(s.failed, s.attempts)],
-            ["avg time/attempt", fig.secs(s.avg_attempt_time)],
-            ["avg time/message (incl. retries)", fig.secs(s.avg_time_per_message)],
-            ["throughput (overall)", fig.rate(snap.throughput)],
-            ["predicted rate (every sender's profile)", fig.rate(predicted_rate(rows, True))],
-            ["latency p50 / p95 / p99 (enqueue to delivered)", latency],
-            ["duplicates suppressed", str(s.duplicates)],
-            ["abandoned", str(snap.state.abandoned)],
-            ["dead letters", str(snap.state.dead_letters)],
+            [LABELS[figure].text, value]
+            for figure, value in (
+                ("elapsed", duration(rep.elapsed)),
+                ("sent", f"{rep.sent} / {rep.total}"),
+                ("failed", str(rep.failed)),
+                ("attempts", str(rep.attempts)),
+                ("failure_ratio", fig.ratio(rep.failure_ratio)),
+                ("avg_attempt_time", fig.secs(rep.avg_attempt_time)),
+                ("avg_time_per_message", fig.secs(rep.avg_time_per_message)),
+                ("overall_rate", fig.rate(rep.overall_rate)),
+                ("predicted_all", fig.rate(rep.predicted_all)),
+                ("latency", latency),
+                ("duplicates", str(rep.duplicates)),
+                ("abandoned", str(rep.abandoned)),
+                ("dead_letters", str(rep.dead_letters)),
+            )
         ],
     )
 
 
 def throughput_points(snap: Snapshot) -> list[Point]:
     """(seconds since the start, msg/s over the interval ending there)."""
-    samples = snap.timeline.points()
-    if not samples:
-        return []
-    start = snap.created or samples[0][0]
-    points = []
-    for (t0, s0), (t1, s1) in itertools.pairwise(samples):
-        if t1 > t0:
-            points.append((t1 - start, (s1 - s0) / (t1 - t0)))
-    return points
+    return list(snap.report.throughput)
 
 
-def _throughput(snap: Snapshot, rows: list[SenderRow]) -> str:
-    points = throughput_points(snap)
-    predicted = predicted_rate(rows, True)
+def _throughput(rep: Report) -> str:
+    predicted = rep.predicted_all
     level = predicted if 0 < predicted < math.inf else None
     note = "Blue: measured between reports. Dashed red: predicted from the profiles."
-    chart = line_chart(points, "throughput over time", "seconds since start", "msg/s", level)
+    title, x_label = "throughput over time", "seconds since start"
+    chart = line_chart(rep.throughput, title, x_label, "msg/s", level)
     return f'{chart}<p class="note">{note}</p>'
 
 
-def _senders_table(rows: list[SenderRow]) -> str:
+def _senders_table(rows: tuple[SenderRow, ...]) -> str:
     header = ["sender", "status", "cfg mean", "cfg failure rate", "concurrency", "sent"]
     header += ["failed attempts", "obs mean attempt", "obs failure ratio", "share"]
     return _table(

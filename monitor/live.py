@@ -15,10 +15,10 @@ from rich.table import Table
 
 from common.format import duration
 from monitor import figures as fig
-from monitor.fleet import SenderRow, fleet
+from monitor.fleet import SenderRow
 from monitor.health import GONE, IDLE, LIVE
-from monitor.rates import Rates, predicted_rate, rates
-from monitor.summary import Snapshot
+from monitor.report import LABELS, STATES, Report
+from monitor.snapshot import Snapshot
 
 STATUS_STYLE = {LIVE: "green", IDLE: "yellow", GONE: "red"}
 WIDE = 100  # columns from which figures go three to a line (two below)
@@ -26,25 +26,24 @@ WIDE = 100  # columns from which figures go three to a line (two below)
 
 def render(snap: Snapshot, width: int = WIDE) -> RenderableType:
     """The whole dashboard for one snapshot, laid out for a terminal ``width`` wide."""
-    rows = fleet(snap)
-    r = rates(snap, rows)
+    rep = snap.report
     per_line = 3 if width >= WIDE else 2
     body = Group(
-        _progress(snap),
+        _progress(rep),
         "",
-        _rates(snap, r, per_line),
+        _rates(rep, per_line),
         "",
-        _totals(snap, per_line),
+        _totals(rep, per_line),
         "",
-        _senders(rows),
+        _senders(rep.senders),
     )
-    state = "complete" if snap.state.complete else "running"
-    title = f"[b]sms-sim[/b]  run [b]{snap.run}[/b]  {state}  elapsed {duration(snap.elapsed)}"
-    return Panel(body, title=title, title_align="left", subtitle=f"redis {snap.url or '?'}")
+    state = STATES[rep.state(final=False)]
+    title = f"[b]sms-sim[/b]  run [b]{rep.run}[/b]  {state}  elapsed {duration(rep.elapsed)}"
+    return Panel(body, title=title, title_align="left", subtitle=f"redis {rep.url or '?'}")
 
 
-def _progress(snap: Snapshot) -> Table:
-    total, sent = snap.state.total, snap.stats.sent
+def _progress(rep: Report) -> Table:
+    total, sent = rep.total, rep.sent
     grid = Table.grid(expand=True, padding=(0, 1))
     grid.add_column(ratio=1)
     grid.add_column(justify="right", no_wrap=True)
@@ -65,36 +64,37 @@ def _pairs(per_line: int, *pairs: tuple[str, str]) -> Table:
     return grid
 
 
-def _rates(snap: Snapshot, r: Rates, per_line: int) -> Table:
+def _short(figure: str, value: str) -> tuple[str, str]:
+    return LABELS[figure].short, value
+
+
+def _rates(rep: Report, per_line: int) -> Table:
     """Measured beside predicted; each finish time under the rate it comes from."""
-    current = ("rate (last 10 s)", fig.rate(r.current))
-    overall = ("overall rate", fig.rate(r.overall))
-    predicted = ("predicted rate", fig.rate(r.predicted))
-    eta = ("ETA", fig.left(r.eta))
-    finish = ("predicted finish", fig.finish(snap.now, r.predicted_eta))
-    remaining = ("remaining", str(r.remaining))
+    current = _short("rate", fig.rate(rep.rate))
+    overall = _short("overall_rate", fig.rate(rep.overall_rate))
+    predicted = _short("predicted_rate", fig.rate(rep.predicted_rate))
+    eta = _short("eta", fig.left(rep.eta))
+    finish = _short("predicted_finish", fig.finish(rep.now, rep.predicted_eta))
+    remaining = _short("remaining", str(rep.remaining))
     if per_line >= 3:
         return _pairs(3, current, overall, predicted, eta, remaining, finish)
     return _pairs(2, current, predicted, eta, finish, overall, remaining)
 
 
-def _totals(snap: Snapshot, per_line: int) -> Table:
-    s = snap.stats
-    lat = s.latency
+def _totals(rep: Report, per_line: int) -> Table:
+    latency = LABELS["latency"].short
     return _pairs(
         per_line,
-        ("sent (messages)", str(s.sent)),
-        ("failed attempts", str(s.failed)),
-        ("attempts", str(s.attempts)),
-        ("failure ratio", fig.pct(s.failed, s.attempts)),
-        ("avg time/attempt", fig.secs(s.avg_attempt_time)),
-        ("avg time/message", fig.secs(s.avg_time_per_message)),
-        ("latency p50", fig.secs(lat.quantile(0.50))),
-        ("latency p95", fig.secs(lat.quantile(0.95))),
-        ("latency p99", fig.secs(lat.quantile(0.99))),
-        ("duplicates suppressed", str(s.duplicates)),
-        ("abandoned", str(snap.state.abandoned)),
-        ("dead letters", str(snap.state.dead_letters)),
+        _short("sent", str(rep.sent)),
+        _short("failed", str(rep.failed)),
+        _short("attempts", str(rep.attempts)),
+        _short("failure_ratio", fig.ratio(rep.failure_ratio)),
+        _short("avg_attempt_time", fig.secs(rep.avg_attempt_time)),
+        _short("avg_time_per_message", fig.secs(rep.avg_time_per_message)),
+        *((f"{latency} {name}", fig.secs(value)) for name, value in rep.latency.items()),
+        _short("duplicates", str(rep.duplicates)),
+        _short("abandoned", str(rep.abandoned)),
+        _short("dead_letters", str(rep.dead_letters)),
     )
 
 
@@ -110,7 +110,7 @@ HEADERS = (
 )
 
 
-def _senders(rows: list[SenderRow]) -> Table:
+def _senders(rows: tuple[SenderRow, ...]) -> Table:
     table = Table(expand=True, box=None, header_style="bold", pad_edge=False)
     table.add_column("sender", overflow="ellipsis", no_wrap=True, ratio=1)
     for header in HEADERS:
@@ -132,34 +132,29 @@ def _senders(rows: list[SenderRow]) -> Table:
 
 def summary_table(snap: Snapshot) -> RenderableType:
     """The final summary: every figure of the dashboard, then the senders."""
-    rows = fleet(snap)
-    s = snap.stats
-    table = Table(title=f"run {snap.run!r}: final summary", show_header=False, box=None)
+    rep = snap.report
+    table = Table(title=f"run {rep.run!r}: final summary", show_header=False, box=None)
     table.add_column(style="bold")
     table.add_column(justify="right")
-    for label, value in (
-        ("state", "complete" if snap.state.complete else "stopped before completion"),
-        ("elapsed", duration(snap.elapsed)),
-        ("sent (messages delivered)", f"{s.sent} / {snap.state.total}"),
-        ("failed attempts", str(s.failed)),
-        ("attempts", str(s.attempts)),
-        ("failure ratio", fig.pct(s.failed, s.attempts)),
-        ("avg time/attempt", fig.secs(s.avg_attempt_time)),
-        ("avg time/message (incl. retries)", fig.secs(s.avg_time_per_message)),
-        ("overall rate", fig.rate(snap.throughput)),
-        ("predicted rate (profiles)", fig.rate(predicted_rate(rows, True))),
-        ("latency p50 / p95 / p99", _latencies(snap)),
-        ("duplicates suppressed", str(s.duplicates)),
-        ("abandoned", str(snap.state.abandoned)),
-        ("dead letters", str(snap.state.dead_letters)),
+    latency = " / ".join(fig.secs(value) for _, value in rep.latency.items())
+    for figure, value in (
+        ("state", STATES[rep.state(final=True)]),
+        ("elapsed", duration(rep.elapsed)),
+        ("sent", f"{rep.sent} / {rep.total}"),
+        ("failed", str(rep.failed)),
+        ("attempts", str(rep.attempts)),
+        ("failure_ratio", fig.ratio(rep.failure_ratio)),
+        ("avg_attempt_time", fig.secs(rep.avg_attempt_time)),
+        ("avg_time_per_message", fig.secs(rep.avg_time_per_message)),
+        ("overall_rate", fig.rate(rep.overall_rate)),
+        ("predicted_all", fig.rate(rep.predicted_all)),
+        ("latency", latency),
+        ("duplicates", str(rep.duplicates)),
+        ("abandoned", str(rep.abandoned)),
+        ("dead_letters", str(rep.dead_letters)),
     ):
-        table.add_row(label, value)
-    return Group(table, "", _senders(rows))
-
-
-def _latencies(snap: Snapshot) -> str:
-    lat = snap.stats.latency
-    return " / ".join(fig.secs(lat.quantile(q)) for q in (0.50, 0.95, 0.99))
+        table.add_row(LABELS[figure].text, value)
+    return Group(table, "", _senders(rep.senders))
 
 
 class LiveView:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from monitor.fleet import SenderRow
 from monitor.health import GONE
-from monitor.summary import Snapshot
+from monitor.snapshot import Snapshot
 
 
 @dataclass(frozen=True)

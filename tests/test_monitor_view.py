@@ -24,11 +24,14 @@ from common.keys import RunKeys
 from common.results import Result
 from common.run import RunState
 from common.settings import MonitorSettings
+from monitor import report as report_module
 from monitor.fleet import fleet
 from monitor.health import FRESH, GONE, GONE_AFTER, IDLE, LIVE, RECENT_WORK, sender_status
-from monitor.live import LiveView, render
+from monitor.html import report_html
+from monitor.live import LiveView, render, summary_table
 from monitor.main import Monitor
 from monitor.rates import predicted_rate, rates
+from monitor.report import LABELS
 from monitor.stats import Stats
 from monitor.summary import Snapshot, summary
 from monitor.timeline import MAX_POINTS, Timeline
@@ -503,3 +506,55 @@ def test_entries_no_sender_wrote_are_ignored_not_fatal(junk: list[str]) -> None:
         assert _summary(mixed) == _summary(clean)
     else:  # an odd but valid name is counted, under its own name
         assert mixed.sent == clean.sent + 1
+
+
+# -- one report per snapshot, one table of labels ------------------------------------------
+
+
+def test_every_view_formats_one_report_built_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[Snapshot] = []
+    real = report_module.build
+
+    def build(snap: Snapshot) -> report_module.Report:
+        built.append(snap)
+        return real(snap)
+
+    monkeypatch.setattr(report_module, "build", build)
+    snap = sample_snapshot()
+    plain_line(snap)
+    final_text(snap)
+    recorded(render(snap))
+    recorded(summary_table(snap))
+    report_html(snap)
+    summary(snap)
+    assert built == [snap]
+
+
+@pytest.mark.parametrize(
+    "figure",
+    [
+        "sent",
+        "failed",
+        "attempts",
+        "avg_attempt_time",
+        "avg_time_per_message",
+        "overall_rate",
+        "latency",
+        "duplicates",
+        "abandoned",
+        "dead_letters",
+    ],
+)
+def test_the_final_views_name_each_figure_alike(figure: str) -> None:
+    snap = sample_snapshot()
+    label = LABELS[figure].text
+    assert label in final_text(snap)
+    assert label in recorded(summary_table(snap), width=160)
+    assert label in report_html(snap)
+
+
+def test_no_view_uses_a_drifted_label() -> None:
+    snap = sample_snapshot()
+    shown = final_text(snap) + recorded(summary_table(snap), width=160) + report_html(snap)
+    assert "w/ retries" not in shown
+    assert "throughput (overall)" not in shown
