@@ -1,12 +1,13 @@
 """The HTML report (``--report PATH``): one self-contained file to attach to a ticket.
 
-Summary table, throughput over time, and per sender the observed attempt-time
-distribution against the configured gamma curve. Inline CSS and SVG; no JS, no CDN.
+Summary and percentile tables, throughput over time (by the results' own timestamps)
+against the fleet's prediction, the senders' table, and per sender the observed
+attempt-time distribution against the configured gamma curve. Inline CSS and SVG; no JS,
+no CDN.
 """
 
 from __future__ import annotations
 
-import math
 import time
 from html import escape
 from pathlib import Path
@@ -15,10 +16,10 @@ from common.format import duration
 from monitor import figures as fig
 from monitor.distribution import DEFAULT_SHAPE, density_bins, gamma_curve, x_range
 from monitor.fleet import SenderRow
-from monitor.report import LABELS, STATES, Report
+from monitor.quantiles import NAMES
+from monitor.report import LABELS, PERCENTILE_FIGURES, STATES, Report
 from monitor.snapshot import Snapshot
-from monitor.stats import SenderStats
-from monitor.svg import Point, bars_and_curve, line_chart
+from monitor.svg import bars_and_curve, line_chart
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 60em; }
@@ -43,11 +44,12 @@ def report_html(snap: Snapshot) -> str:
         f'<p class="note">Redis {escape(rep.url or "?")}; report generated {generated}.</p>',
         "<h2>Summary</h2>",
         _summary_table(rep),
+        _percentiles_table(rep),
         "<h2>Throughput over time</h2>",
         _throughput(rep),
         "<h2>Senders</h2>",
         _senders_table(rep.senders),
-        *(_sender_section(row, snap.stats.senders.get(row.name)) for row in rep.senders),
+        *(_sender_section(row) for row in rep.senders),
     ]
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -63,7 +65,6 @@ def _table(header: list[str] | None, rows: list[list[str]]) -> str:
 
 
 def _summary_table(rep: Report) -> str:
-    latency = " / ".join(fig.secs(value) for _, value in rep.latency.items())
     return _table(
         None,
         [
@@ -77,8 +78,7 @@ def _summary_table(rep: Report) -> str:
                 ("avg_attempt_time", fig.secs(rep.avg_attempt_time)),
                 ("avg_time_per_message", fig.secs(rep.avg_time_per_message)),
                 ("overall_rate", fig.rate(rep.overall_rate)),
-                ("predicted_all", fig.rate(rep.predicted_all)),
-                ("latency", latency),
+                ("predicted_rate", fig.rate(rep.predicted_rate)),
                 ("duplicates", str(rep.duplicates)),
                 ("abandoned", str(rep.abandoned)),
                 ("dead_letters", str(rep.dead_letters)),
@@ -87,57 +87,82 @@ def _summary_table(rep: Report) -> str:
     )
 
 
-def throughput_points(snap: Snapshot) -> list[Point]:
-    """(seconds since the start, msg/s over the interval ending there)."""
-    return list(snap.report.throughput)
+def _percentiles_table(rep: Report) -> str:
+    rows = []
+    for figure in PERCENTILE_FIGURES:
+        values = rep.percentiles(figure)
+        cells = [fig.secs(v) for v in values.values()] if values else [fig.MISSING] * len(NAMES)
+        rows.append([LABELS[figure].text, *cells])
+    return _table(["percentiles", *NAMES], rows)
 
 
 def _throughput(rep: Report) -> str:
-    predicted = rep.predicted_all
-    level = predicted if 0 < predicted < math.inf else None
-    note = "Blue: measured between reports. Dashed red: predicted from the profiles."
-    title, x_label = "throughput over time", "seconds since start"
-    chart = line_chart(rep.throughput, title, x_label, "msg/s", level)
-    return f'{chart}<p class="note">{note}</p>'
+    title, x_label = "throughput over time", "seconds since the run's start"
+    chart = line_chart(
+        rep.throughput, title, x_label, "msg/s", reference=rep.predicted, x_max=rep.elapsed
+    )
+    note = (
+        "Blue: messages delivered per second, by when each delivery was recorded. "
+        "Dashed red: the rate the profiles predict for the senders up at each moment"
+        f" ({LABELS['predicted_rate'].text}: {fig.rate(rep.predicted_rate)})."
+    )
+    if not rep.predicted:
+        note += " No prediction is drawn: unbounded (a mean time of 0) or no profile known."
+    if rep.charted < rep.sent:
+        note += (
+            f" The chart holds {rep.charted} of the {rep.sent} deliveries: the monitor's"
+            " checkpoint was saved by a version that kept no time series."
+        )
+    return f'{chart}<p class="note">{escape(note)}</p>'
 
 
 def _senders_table(rows: tuple[SenderRow, ...]) -> str:
-    header = ["sender", "status", "cfg mean", "cfg failure rate", "concurrency", "sent"]
-    header += ["failed attempts", "obs mean attempt", "obs failure ratio", "share"]
+    header = ["sender", "status", "slots", "predicted rate", "cfg mean", "cfg failure rate"]
+    header += ["sent", "share", "failed attempts", "obs mean attempt", "obs failure ratio"]
+    header += [f"attempt {name}" for name in NAMES] + ["error"]
     return _table(
         header,
         [
             [
                 r.name,
                 r.status,
-                fig.MISSING if r.mean_time is None else fig.secs(r.mean_time),
-                fig.maybe(r.failure_rate, ".3f"),
                 str(r.concurrency),
+                fig.rate(r.rate),
+                fig.MISSING if r.mean_time is None else fig.secs(r.mean_time),
+                fig.ratio(r.failure_rate),
                 str(r.sent),
+                fig.ratio(r.share),
                 str(r.failed),
                 fig.secs(r.avg_attempt_time) if r.attempts else fig.MISSING,
-                f"{r.failure_ratio:.3f}" if r.attempts else fig.MISSING,
-                f"{100 * r.share:.1f}%",
+                fig.ratio(r.failure_ratio),
+                *(fig.secs(v) if r.attempts else fig.MISSING for v in r.attempt_time.values()),
+                r.error,
             ]
             for r in rows
         ],
     )
 
 
-def _sender_section(row: SenderRow, stats: SenderStats | None) -> str:
-    seen = stats or SenderStats()
+def _sender_section(row: SenderRow) -> str:
+    seen = row.durations
     shape = row.shape or DEFAULT_SHAPE
-    x_max = x_range(seen.durations, row.mean_time, shape)
-    bars = density_bins(seen.durations, x_max)
-    curve = gamma_curve(row.mean_time or 0.0, shape, x_max)
-    title = f"{row.name}: attempt time"
-    chart = bars_and_curve(bars, curve, title, "attempt time (s)", "density")
+    x_max = x_range(seen, row.mean_time, shape)
     configured = (
         "unknown profile"
         if row.mean_time is None
         else f"configured gamma: mean {fig.secs(row.mean_time)}, shape {shape:g}"
     )
-    observed = f"observed: {seen.attempts} attempts, mean {fig.secs(seen.avg_attempt_time)}"
+    observed = f"observed: {seen.count} attempts, mean {fig.secs(seen.mean)}"
+    if x_max <= 0:
+        what = "no attempt recorded" if not seen.count else "every attempt took 0 s (no delay)"
+        return (
+            f'<section class="sender"><h3>{escape(row.name)}</h3>'
+            f'<p class="note">No chart: {escape(what)}; {escape(configured)}.</p></section>'
+        )
+    bars = density_bins(seen, x_max)
+    curve = gamma_curve(row.mean_time or 0.0, shape, x_max)
+    title = f"{row.name}: attempt time"
+    chart = bars_and_curve(bars, curve, title, "attempt time (s)", "density")
     return (
         f'<section class="sender"><h3>{escape(row.name)}</h3>{chart}'
         f'<p class="note">Bars: {escape(observed)}. Red curve: {escape(configured)}.</p>'

@@ -1,25 +1,24 @@
 """Every figure a view shows, computed once per snapshot, and the one table of labels.
 
-``build(snap)`` makes a ``Report``: totals, rates and finish times, predictions,
-percentiles, the failure ratio, one row per sender and the run's state. The plain line,
-the final text, the live dashboard, the summary table, the HTML report and the JSON
-summary only format it, and they name each figure from ``LABELS``.
+``build(snap)`` makes a ``Report``: totals, rates and finish times, the predictions,
+percentiles, the failure ratio, one row per sender, the run's state and its throughput
+over time. The plain line, the final text, the live dashboard, the summary table, the
+HTML report and the JSON summary only format it, and they name each figure from
+``LABELS``.
 """
 
 from __future__ import annotations
 
-import itertools
 from collections import Counter
 from dataclasses import dataclass
 
 from common.histogram import LogHistogram
 from monitor.fleet import SenderRow, fleet
-from monitor.health import GONE, IDLE, LIVE
-from monitor.rates import predicted_rate, rates
+from monitor.health import STATUSES
+from monitor.quantiles import QUANTILES, Percentiles
+from monitor.rates import predicted_steps, rates
 from monitor.snapshot import Snapshot
 from monitor.svg import Point
-
-QUANTILES = (50, 95, 99)
 
 RUNNING = "running"
 COMPLETE = "complete"
@@ -30,7 +29,7 @@ STOPPED = "stopped"
 class Label:
     text: str  # what a summary says
     short: str  # what the dashboard says, where room is short
-    plain: str  # the key in plain key=value lines
+    plain: str  # the key in plain key=value lines ("": not in them)
 
 
 def _label(text: str, short: str = "", plain: str = "") -> Label:
@@ -38,28 +37,32 @@ def _label(text: str, short: str = "", plain: str = "") -> Label:
 
 
 LABELS: dict[str, Label] = {
+    "state": _label("state"),
     "elapsed": _label("elapsed", plain="elapsed"),
-    "sent": _label("sent (messages delivered)", "sent (messages)", "sent"),
+    "sent": _label("sent (messages delivered)", "sent", "sent"),
     "failed": _label("failed attempts", plain="failed_attempts"),
     "attempts": _label("attempts", plain="attempts"),
-    "failure_ratio": _label("failure ratio", plain="fail_ratio"),
+    "failure_ratio": _label("failure ratio (failed / attempts)", "failure ratio", "fail_ratio"),
     "avg_attempt_time": _label("avg time/attempt", plain="avg_attempt"),
     "avg_time_per_message": _label(
         "avg time/message (incl. retries)", "avg time/message", "avg_per_msg"
     ),
     "rate": _label("rate (last 10 s)", plain="rate"),
     "overall_rate": _label("overall rate", plain="avg_rate"),
-    "predicted_rate": _label("predicted rate (senders up)", "predicted rate", "pred_rate"),
-    "predicted_all": _label("predicted rate (every sender seen)"),
-    "eta": _label("ETA", plain="eta"),
-    "predicted_finish": _label("predicted finish"),
-    "remaining": _label("remaining"),
-    "latency": _label("latency p50 / p95 / p99 (enqueue to delivered)", "latency"),
+    "predicted_rate": _label(
+        "predicted overall rate (the fleet as it was)", "predicted overall", "pred_rate"
+    ),
+    "predicted_now": _label("predicted rate (senders up now)", "predicted now", "pred_now"),
+    "eta": _label("ETA (at the rate of the last 10 s)", "ETA", "eta"),
+    "predicted_finish": _label("predicted finish (senders up now)", "predicted finish"),
+    "delivery_time": _label("delivery time (from the run's start)", "delivery time", "delivery"),
+    "queue_wait": _label("queue wait + send (enqueue to delivered)", "queue wait + send", "wait"),
+    "attempt_time": _label("attempt time", plain="attempt"),
     "duplicates": _label("duplicates suppressed", plain="dups"),
     "abandoned": _label("abandoned", plain="abandoned"),
     "dead_letters": _label("dead letters", plain="dead"),
-    "state": _label("state"),
 }
+PERCENTILE_FIGURES = ("delivery_time", "queue_wait", "attempt_time")
 
 STATES = {
     RUNNING: "running",
@@ -69,25 +72,11 @@ STATES = {
 
 
 @dataclass(frozen=True)
-class Percentiles:
-    p50: float
-    p95: float
-    p99: float
-
-    @classmethod
-    def of(cls, hist: LogHistogram) -> Percentiles:
-        return cls(*(hist.quantile(q / 100) for q in QUANTILES))
-
-    def items(self) -> tuple[tuple[str, float], ...]:
-        """(``p50``, value), (``p95``, value), (``p99``, value)."""
-        return tuple(zip(("p50", "p95", "p99"), (self.p50, self.p95, self.p99), strict=True))
-
-
-@dataclass(frozen=True)
 class Report:
     run: str
     url: str  # the Redis URL, password masked
     now: float  # epoch seconds of the snapshot
+    created: float  # epoch seconds the run was created (0: unknown)
     complete: bool
     elapsed: float
     total: int
@@ -102,15 +91,19 @@ class Report:
     avg_time_per_message: float
     rate: float  # msg/s over the last 10 s
     overall_rate: float  # msg/s since the run was created
-    predicted_rate: float  # msg/s from the profiles of the senders up (inf: unbounded)
-    predicted_all: float  # msg/s from the profiles of every sender seen
+    predicted_rate: float  # msg/s the fleet predicts over the run so far (inf: unbounded)
+    predicted_now: float | None  # msg/s the senders up now predict; None once complete
     remaining: int
     eta: float | None
     predicted_eta: float | None
-    latency: Percentiles  # enqueue to delivered
+    delivery_time: Percentiles | None  # from the run's start; None: results not all seen
+    queue_wait: Percentiles  # enqueue to delivered
+    attempt_time: Percentiles
     senders: tuple[SenderRow, ...]
     statuses: dict[str, int]  # senders by status
-    throughput: tuple[Point, ...]  # (seconds since the start, msg/s between reports)
+    throughput: tuple[Point, ...]  # (seconds since the start, msg/s), by the results' ts
+    predicted: tuple[Point, ...]  # the fleet's predicted msg/s over time, as steps
+    charted: int  # deliveries the throughput covers (fewer than sent: an old checkpoint)
 
     def state(self, final: bool) -> str:
         """``running`` or ``complete`` while watching; ``stopped`` at the end if not complete."""
@@ -118,16 +111,26 @@ class Report:
             return COMPLETE
         return STOPPED if final else RUNNING
 
+    def percentiles(self, figure: str) -> Percentiles | None:
+        """The percentiles of ``figure``, one of PERCENTILE_FIGURES."""
+        return {
+            "delivery_time": self.delivery_time,
+            "queue_wait": self.queue_wait,
+            "attempt_time": self.attempt_time,
+        }[figure]
+
 
 def build(snap: Snapshot) -> Report:
     s = snap.stats
     rows = tuple(fleet(snap))
     r = rates(snap, rows)
     status = Counter(row.status for row in rows)
+    start, end = snap.created or snap.end, snap.end
     return Report(
         run=snap.run,
         url=snap.url,
         now=snap.now,
+        created=snap.created,
         complete=snap.state.complete,
         elapsed=snap.elapsed,
         total=snap.state.total,
@@ -143,25 +146,32 @@ def build(snap: Snapshot) -> Report:
         rate=r.current,
         overall_rate=r.overall,
         predicted_rate=r.predicted,
-        predicted_all=predicted_rate(rows, include_gone=True),
+        predicted_now=r.predicted_now,
         remaining=r.remaining,
         eta=r.eta,
         predicted_eta=r.predicted_eta,
-        latency=Percentiles.of(s.latency),
+        delivery_time=_delivery_time(snap),
+        queue_wait=Percentiles.of(s.latency),
+        attempt_time=Percentiles.of(_all_attempts(rows)),
         senders=rows,
-        statuses={name: status[name] for name in (LIVE, IDLE, GONE)},
-        throughput=tuple(_throughput(snap)),
+        statuses={name: status[name] for name in STATUSES},
+        throughput=tuple(s.series.rates(start, end)),
+        predicted=tuple(predicted_steps(rows, start, end)),
+        charted=s.series.total,
     )
 
 
-def _throughput(snap: Snapshot) -> list[Point]:
-    """(seconds since the start, msg/s over the interval ending there)."""
-    samples = snap.timeline.points()
-    if not samples:
-        return []
-    start = snap.created or samples[0][0]
-    points = []
-    for (t0, s0), (t1, s1) in itertools.pairwise(samples):
-        if t1 > t0:
-            points.append((t1 - start, (s1 - s0) / (t1 - t0)))
-    return points
+def _delivery_time(snap: Snapshot) -> Percentiles | None:
+    """Seconds from the run's start until 50, 95 and 99 % of the delivered messages had
+    arrived; None when the run's start is unknown or not every delivery is in the series."""
+    series = snap.stats.series
+    if not snap.created or series.total < snap.stats.sent:
+        return None
+    return Percentiles(*(series.time_to(q / 100, snap.created) for q in QUANTILES))
+
+
+def _all_attempts(rows: tuple[SenderRow, ...]) -> LogHistogram:
+    merged = LogHistogram()
+    for row in rows:
+        merged.merge(row.durations)
+    return merged

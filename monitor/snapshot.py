@@ -33,9 +33,18 @@ class Snapshot:
     timeline: Timeline = field(default_factory=Timeline)
 
     @property
+    def finished_at(self) -> float | None:
+        """When the run completed (its last result); None while it is not complete."""
+        return self.stats.last_ts if self.state.complete and self.stats.last_ts else None
+
+    @property
+    def end(self) -> float:
+        """The end of the run's window so far: when it completed, else now."""
+        return self.finished_at or self.now
+
+    @property
     def elapsed(self) -> float:
-        end = self.stats.last_ts if self.state.complete and self.stats.last_ts else self.now
-        return max(end - self.created, 0.0) if self.created else 0.0
+        return max(self.end - self.created, 0.0) if self.created else 0.0
 
     @property
     def throughput(self) -> float:

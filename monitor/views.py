@@ -9,8 +9,10 @@ from typing import Protocol, TextIO, runtime_checkable
 
 from common.format import duration
 from monitor import figures as fig
+from monitor.fleet import SenderRow
 from monitor.live import LiveView
-from monitor.report import LABELS
+from monitor.quantiles import NAMES
+from monitor.report import LABELS, PERCENTILE_FIGURES
 from monitor.snapshot import Snapshot
 
 
@@ -51,13 +53,20 @@ def plain_line(snap: Snapshot) -> str:
         _key("rate"): f"{rep.rate:.1f}/s",
         _key("overall_rate"): f"{rep.overall_rate:.1f}/s",
         _key("predicted_rate"): _per_s(rep.predicted_rate),
-        _key("eta"): fig.MISSING if rep.eta is None else f"{rep.eta:.1f}s",
+        _key("predicted_now"): _per_s(rep.predicted_now),
+        _key("eta"): _seconds(rep.eta, ".1f"),
         _key("failed"): rep.failed,
         _key("attempts"): rep.attempts,
-        _key("failure_ratio"): f"{rep.failure_ratio or 0.0:.3f}",
+        _key("failure_ratio"): fig.ratio(rep.failure_ratio),
         _key("avg_attempt_time"): f"{rep.avg_attempt_time:.4f}s",
         _key("avg_time_per_message"): f"{rep.avg_time_per_message:.4f}s",
-        **{name: f"{value:.3f}s" for name, value in rep.latency.items()},
+    }
+    for figure in PERCENTILE_FIGURES:
+        values = rep.percentiles(figure)
+        for name in NAMES:
+            value = getattr(values, name) if values else None
+            fields[f"{_key(figure)}_{name}"] = _seconds(value, ".4f")
+    fields |= {
         _key("duplicates"): rep.duplicates,
         _key("abandoned"): rep.abandoned,
         _key("dead_letters"): rep.dead_letters,
@@ -70,8 +79,14 @@ def _key(figure: str) -> str:
     return LABELS[figure].plain
 
 
-def _per_s(value: float) -> str:
+def _per_s(value: float | None) -> str:
+    if value is None:
+        return fig.MISSING
     return "unbounded" if math.isinf(value) else f"{value:.1f}/s"
+
+
+def _seconds(value: float | None, spec: str) -> str:
+    return fig.MISSING if value is None else f"{value:{spec}}s"
 
 
 def _token(text: str) -> str:
@@ -92,27 +107,43 @@ class PlainView:
 
 
 def final_text(snap: Snapshot) -> str:
+    """The final summary as plain text: every figure, then one line per sender."""
     rep = snap.report
     pairs = [
         (LABELS["sent"].text, f"{rep.sent} / {rep.total}"),
         (LABELS["failed"].text, str(rep.failed)),
         (LABELS["attempts"].text, str(rep.attempts)),
+        (LABELS["failure_ratio"].text, fig.ratio(rep.failure_ratio)),
         (LABELS["avg_attempt_time"].text, f"{rep.avg_attempt_time:.4f} s"),
         (LABELS["avg_time_per_message"].text, f"{rep.avg_time_per_message:.4f} s"),
-        (LABELS["overall_rate"].text, f"{rep.overall_rate:.2f} msg/s"),
-        (LABELS["predicted_all"].text, fig.rate(rep.predicted_all)),
-        (LABELS["latency"].text, " / ".join(f"{v:.4f}" for _, v in rep.latency.items()) + " s"),
+        (LABELS["overall_rate"].text, fig.rate(rep.overall_rate)),
+        (LABELS["predicted_rate"].text, fig.rate(rep.predicted_rate)),
         (LABELS["duplicates"].text, str(rep.duplicates)),
         (LABELS["abandoned"].text, str(rep.abandoned)),
         (LABELS["dead_letters"].text, str(rep.dead_letters)),
+        ("percentiles", " / ".join(NAMES)),
     ]
+    for figure in PERCENTILE_FIGURES:
+        values = rep.percentiles(figure)
+        shown = " / ".join(f"{v:.4f}" for v in values.values()) + " s" if values else fig.MISSING
+        pairs.append((LABELS[figure].text, shown))
     width = max(len(label) for label, _ in pairs) + 2
     state = "complete" if rep.complete else "stopped"
     lines = [f"run {rep.run!r} {state} in {duration(rep.elapsed)}"]
     lines += [f"  {label:<{width}}{value}" for label, value in pairs]
-    for row in rep.senders:
-        lines.append(
-            f"  {row.name}: status={row.status} sent={row.sent} failed_attempts={row.failed} "
-            f"avg_attempt={row.avg_attempt_time:.4f}s fail_ratio={row.failure_ratio:.3f}"
-        )
+    lines += [f"  {_sender_line(row)}" for row in rep.senders]
     return "\n".join(lines)
+
+
+def _sender_line(row: SenderRow) -> str:
+    cfg_mean = fig.MISSING if row.mean_time is None else f"{row.mean_time:.4f}s"
+    cfg_fail = fig.ratio(row.failure_rate)
+    attempt = "/".join(f"{v:.4f}" for v in row.attempt_time.values())
+    line = (
+        f"{row.name}: status={row.status} slots={row.concurrency} sent={row.sent} "
+        f"share={fig.ratio(row.share)} failed_attempts={row.failed} "
+        f"fail_ratio={fig.ratio(row.failure_ratio)} (cfg {cfg_fail}) "
+        f"avg_attempt={row.avg_attempt_time:.4f}s (cfg {cfg_mean}) "
+        f"attempt_p50/p95/p99={attempt}s"
+    )
+    return f"{line} error={row.error!r}" if row.error else line
