@@ -147,11 +147,12 @@ def _sender_section(row: SenderRow) -> str:
     seen = row.durations
     shape = row.shape or DEFAULT_SHAPE
     x_max = x_range(seen, row.mean_time, shape)
-    configured = (
-        "unknown profile"
-        if row.mean_time is None
-        else f"configured gamma: mean {fig.secs(row.mean_time)}, shape {shape:g}"
-    )
+    if row.mean_time is None:
+        configured = "unknown profile"
+    elif row.mean_time <= 0:
+        configured = "configured mean 0: no delay"
+    else:
+        configured = f"configured gamma: mean {fig.secs(row.mean_time)}, shape {shape:g}"
     observed = f"observed: {seen.count} attempts, mean {fig.secs(seen.mean)}"
     if x_max <= 0:
         what = "no attempt recorded" if not seen.count else "every attempt took 0 s (no delay)"
