@@ -1,12 +1,15 @@
 """Observed attempt times against the configured gamma distribution, for the report.
 
 A sender draws each attempt's delay from a gamma distribution with shape ``k`` and mean
-``mean`` (scale ``mean / k``). The observed histogram's log-spaced buckets are regrouped
-into equal-width bins and scaled to a density, so both lie on the same axes.
+``mean`` (scale ``mean / k``). The observed histogram keeps log-spaced buckets; the bars
+drawn over the gamma curve are runs of whole buckets about ``x_max / BINS`` wide, so each
+bar holds exactly the observations in its range (splitting a bucket between two bars
+would have to guess how its observations spread) and its height is their density.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
 
 from common.histogram import LogHistogram
@@ -14,6 +17,8 @@ from common.histogram import LogHistogram
 DEFAULT_SHAPE = 10.0
 BINS = 40
 CURVE_POINTS = 120
+
+Bar = tuple[float, float, float]  # (low, high, density)
 
 
 def gamma_pdf(x: float, mean: float, shape: float) -> float:
@@ -32,21 +37,40 @@ def x_range(hist: LogHistogram, mean: float | None, shape: float) -> float:
     return max(observed, expected)
 
 
-def density_bins(
-    hist: LogHistogram, x_max: float, bins: int = BINS
-) -> list[tuple[float, float, float]]:
-    """(low, high, density) over ``bins`` equal bins of [0, x_max]; density integrates to the
-    share of observations in range (beyond x_max is left out)."""
+def density_bins(hist: LogHistogram, x_max: float, bins: int = BINS) -> list[Bar]:
+    """(low, high, density) bars over [0, about x_max], each about ``x_max / bins`` wide with
+    its edges on bucket edges; the densities integrate to the share of observations in range
+    (beyond the last edge is left out). Zero-time attempts fall in the first bar."""
     if hist.count == 0 or x_max <= 0:
         return []
-    width = x_max / bins
-    counts = [0] * bins
-    counts[0] += hist.zeros
-    for low, high, count in hist.bins():
-        index = int((low + high) / 2 / width)
-        if index < bins:
-            counts[index] += count
-    return [(i * width, (i + 1) * width, c / (hist.count * width)) for i, c in enumerate(counts)]
+    gamma = (1 + hist.rel_error) / (1 - hist.rel_error)
+    tops = _bar_tops(gamma, x_max / bins, x_max)
+    counts = [0] * len(tops)
+    counts[0] = hist.zeros
+    for index, count in hist.buckets.items():
+        at = bisect.bisect_left(tops, index)
+        if at < len(tops):
+            counts[at] += count
+    edges = [0.0, *(gamma**top for top in tops)]
+    return [
+        (lo, hi, count / (hist.count * (hi - lo)))
+        for lo, hi, count in zip(edges, edges[1:], counts, strict=False)
+    ]
+
+
+def _bar_tops(gamma: float, width: float, x_max: float) -> list[int]:
+    """Bucket i holds (gamma**(i-1), gamma**i]: each bar ends on the bucket edge nearest
+    ``width`` past the previous bar's end (at least one bucket on), up to about x_max."""
+    log_gamma = math.log(gamma)
+    tops: list[int] = []
+    edge = 0.0
+    while edge < x_max - width / 2:
+        top = round(math.log(edge + width) / log_gamma)
+        if tops:
+            top = max(top, tops[-1] + 1)
+        tops.append(top)
+        edge = gamma**top
+    return tops
 
 
 def gamma_curve(mean: float, shape: float, x_max: float) -> list[tuple[float, float]]:

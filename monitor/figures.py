@@ -10,8 +10,11 @@ from common.format import duration
 MISSING = "-"
 
 
-def rate(value: float) -> str:
-    """``48.2 msg/s``; ``unbounded`` for an infinite (zero-delay) prediction."""
+def rate(value: float | None) -> str:
+    """``48.2 msg/s``; ``unbounded`` for an infinite (zero-delay) prediction; ``-`` when
+    there is none."""
+    if value is None:
+        return MISSING
     return "unbounded" if math.isinf(value) else f"{value:.1f} msg/s"
 
 
@@ -39,3 +42,15 @@ def pct(part: float, whole: float) -> str:
 
 def maybe(value: float | None, fmt: str) -> str:
     return MISSING if value is None else format(value, fmt)
+
+
+def ratio(value: float | None) -> str:
+    """A ratio (0..1) as a percentage, ``-`` when unknown."""
+    return MISSING if value is None else f"{100.0 * value:.1f}%"
+
+
+def brief(value: float) -> str:
+    """A time in at most 6 characters, for narrow columns: ``52.1ms``, ``100ms``, ``1.23s``."""
+    if value < 0.9995:
+        return f"{value * 1000:.3g}ms"
+    return f"{value:.3g}s" if value < 999.5 else duration(value)

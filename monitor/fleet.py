@@ -1,13 +1,18 @@
-"""One row per sender: its configured profile, its status and what the monitor observed."""
+"""One row per sender: its configured profile, its status and what the monitor observed,
+in natural name order (vm-2 before vm-10)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+import re
+from dataclasses import dataclass, field
 
 from common.heartbeat import Heartbeat
-from monitor.health import sender_status
+from common.histogram import LogHistogram
+from monitor.health import Interval, sender_status, up_interval
+from monitor.quantiles import Percentiles
+from monitor.snapshot import Snapshot
 from monitor.stats import SenderStats
-from monitor.summary import Snapshot
 
 
 @dataclass(frozen=True)
@@ -16,20 +21,46 @@ class SenderRow:
     status: str
     mean_time: float | None  # configured
     failure_rate: float | None  # configured
-    concurrency: int
-    shape: float | None
+    concurrency: int  # configured slots
+    shape: float | None  # configured
+    inflight: int  # messages in flight at its last heartbeat
+    error: str  # what keeps it from working, as its heartbeat says ("" when nothing)
     sent: int
     failed: int
     attempts: int
     avg_attempt_time: float  # observed
-    failure_ratio: float  # observed
+    failure_ratio: float | None  # observed, None before its first attempt
     share: float  # of all messages sent, 0..1
+    attempt_time: Percentiles  # observed
+    rate: float | None  # predicted msg/s from its profile (inf: no delay; None: unknown)
+    up: Interval | None  # when it was up (epoch seconds), None without a heartbeat
+    durations: LogHistogram = field(compare=False, repr=False)  # its attempt times
+
+
+def natural_key(name: str) -> tuple[tuple[int | str, ...], str]:
+    """``vm-2`` before ``vm-10``: digit runs compare as numbers, the rest as text."""
+    parts = re.split(r"(\d+)", name)  # text, digits, text, ...: the kinds alternate
+    return tuple(int(p) if i % 2 else p.lower() for i, p in enumerate(parts)), name
+
+
+def profile_rate(info: Heartbeat) -> float | None:
+    """Messages per second the profile predicts: ``concurrency * (1 - p) / mean``."""
+    if info.mean_time is None or info.failure_rate is None:
+        return None
+    if info.mean_time <= 0:
+        return math.inf
+    return info.concurrency * (1 - info.failure_rate) / info.mean_time
 
 
 def fleet(snap: Snapshot) -> list[SenderRow]:
-    """Every sender that reported a heartbeat or a result, by name."""
-    names = sorted(snap.senders.keys() | snap.stats.senders.keys())
-    return [_row(name, snap) for name in names]
+    """Every sender that reported a heartbeat or a result, by name; once the run is
+    complete, not those that joined after its end and did nothing."""
+    names = sorted(snap.senders.keys() | snap.stats.senders.keys(), key=natural_key)
+    rows = [_row(name, snap) for name in names]
+    end = snap.finished_at
+    if end is None:
+        return rows
+    return [row for row in rows if row.attempts or row.up is None or row.up[0] <= end]
 
 
 def _row(name: str, snap: Snapshot) -> SenderRow:
@@ -37,17 +68,25 @@ def _row(name: str, snap: Snapshot) -> SenderRow:
     seen = snap.stats.senders.get(name) or SenderStats()
     profile = info or Heartbeat(name)
     total_sent = snap.stats.sent
+    durations = LogHistogram(seen.durations.rel_error)
+    durations.merge(seen.durations)
     return SenderRow(
         name=name,
-        status=sender_status(info, seen.last_ts, snap.now),
+        status=sender_status(info, seen.last_ts, snap.now, snap.finished_at),
         mean_time=profile.mean_time,
         failure_rate=profile.failure_rate,
         concurrency=profile.concurrency,
         shape=profile.shape,
+        inflight=profile.inflight,
+        error=profile.error,
         sent=seen.sent,
         failed=seen.failed,
         attempts=seen.attempts,
         avg_attempt_time=seen.avg_attempt_time,
-        failure_ratio=seen.failure_ratio,
+        failure_ratio=seen.failure_ratio if seen.attempts else None,
         share=seen.sent / total_sent if total_sent else 0.0,
+        attempt_time=Percentiles.of(seen.durations),
+        rate=profile_rate(profile),
+        up=None if info is None else up_interval(info, snap.now, snap.created),
+        durations=durations,
     )

@@ -1,4 +1,5 @@
-"""Is a sender live, idle or gone? Judged from its heartbeat and its latest result.
+"""Is a sender live, idle, gone or done? Judged from its heartbeat and its latest result;
+and when it was up (for the prediction over the run).
 
 A sender rewrites its heartbeat (JSON in the run's senders hash) every second.
 
@@ -6,6 +7,7 @@ A sender rewrites its heartbeat (JSON in the run's senders hash) every second.
   result within the last ``RECENT_WORK`` seconds.
 - idle: up, but nothing in flight and nothing sent lately (or the heartbeat is late).
 - gone: status "stopped", or no heartbeat for more than ``GONE_AFTER`` seconds.
+- done: the run is complete and the sender was still up at its end (within ``FRESH``).
 """
 
 from __future__ import annotations
@@ -19,14 +21,35 @@ RECENT_WORK = 3.0  # seconds: a result this recent counts as "sending"
 LIVE = "live"
 IDLE = "idle"
 GONE = "gone"
+DONE = "done"
+STATUSES = (LIVE, IDLE, GONE, DONE)
+
+Interval = tuple[float, float]
 
 
-def sender_status(info: Heartbeat | None, last_result: float, now: float) -> str:
-    """``live``, ``idle`` or ``gone`` at time ``now`` (epoch seconds)."""
-    if info is None or info.status == STOPPED:
+def left(info: Heartbeat, now: float) -> bool:
+    """The sender said it stopped, or its heartbeat stopped."""
+    return info.status == STOPPED or now - info.heartbeat > GONE_AFTER
+
+
+def up_interval(info: Heartbeat, now: float, since: float = 0.0) -> Interval:
+    """When the sender was up (epoch seconds): from when it began serving (``since`` when
+    its heartbeat does not say) to its last heartbeat once it left, else to ``now``."""
+    start = info.started or since
+    end = info.heartbeat if left(info, now) else now
+    return start, max(start, end)
+
+
+def sender_status(
+    info: Heartbeat | None, last_result: float, now: float, finished_at: float | None = None
+) -> str:
+    """``live``, ``idle`` or ``gone`` at time ``now`` (epoch seconds); ``done`` or ``gone``
+    once the run finished at ``finished_at``."""
+    if info is None:
         return GONE
-    age = now - info.heartbeat
-    if age > GONE_AFTER:
+    if finished_at is not None:
+        return DONE if up_interval(info, now)[1] >= finished_at - FRESH else GONE
+    if left(info, now):
         return GONE
     busy = info.inflight > 0 or now - last_result <= RECENT_WORK
-    return LIVE if age <= FRESH and info.status == LIVE and busy else IDLE
+    return LIVE if now - info.heartbeat <= FRESH and info.status == LIVE and busy else IDLE

@@ -1,13 +1,13 @@
 """The HTML report (``--report PATH``): one self-contained file to attach to a ticket.
 
-Summary table, throughput over time, and per sender the observed attempt-time
-distribution against the configured gamma curve. Inline CSS and SVG; no JS, no CDN.
+Summary and percentile tables, throughput over time (by the results' own timestamps)
+against the fleet's prediction, the senders' table, and per sender the observed
+attempt-time distribution against the configured gamma curve. Inline CSS and SVG; no JS,
+no CDN.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
 import time
 from html import escape
 from pathlib import Path
@@ -15,11 +15,11 @@ from pathlib import Path
 from common.format import duration
 from monitor import figures as fig
 from monitor.distribution import DEFAULT_SHAPE, density_bins, gamma_curve, x_range
-from monitor.fleet import SenderRow, fleet
-from monitor.rates import predicted_rate
-from monitor.stats import SenderStats
-from monitor.summary import Snapshot
-from monitor.svg import Point, bars_and_curve, line_chart
+from monitor.fleet import SenderRow
+from monitor.quantiles import NAMES
+from monitor.report import LABELS, PERCENTILE_FIGURES, STATES, Report
+from monitor.snapshot import Snapshot
+from monitor.svg import bars_and_curve, line_chart
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 60em; }
@@ -37,23 +37,23 @@ def write_report(snap: Snapshot, path: Path) -> None:
 
 
 def report_html(snap: Snapshot) -> str:
-    rows = fleet(snap)
-    state = "complete" if snap.state.complete else "stopped before completion"
-    generated = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(snap.now or time.time()))
+    rep = snap.report
+    generated = time.strftime("%Y-%m-%d %H:%M:%S %Z", time.localtime(rep.now or time.time()))
     body = [
-        f"<h1>SMS alert run {escape(snap.run)}: {state}</h1>",
-        f'<p class="note">Redis {escape(snap.url or "?")}; report generated {generated}.</p>',
+        f"<h1>SMS alert run {escape(rep.run)}: {STATES[rep.state(final=True)]}</h1>",
+        f'<p class="note">Redis {escape(rep.url or "?")}; report generated {generated}.</p>',
         "<h2>Summary</h2>",
-        _summary_table(snap, rows),
+        _summary_table(rep),
+        _percentiles_table(rep),
         "<h2>Throughput over time</h2>",
-        _throughput(snap, rows),
+        _throughput(rep),
         "<h2>Senders</h2>",
-        _senders_table(rows),
-        *(_sender_section(row, snap.stats.senders.get(row.name)) for row in rows),
+        _senders_table(rep.senders),
+        *(_sender_section(row) for row in rep.senders),
     ]
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>sms-sim run {escape(snap.run)}</title><style>{CSS}</style></head>"
+        f"<title>sms-sim run {escape(rep.run)}</title><style>{CSS}</style></head>"
         f"<body>{''.join(body)}</body></html>\n"
     )
 
@@ -64,88 +64,106 @@ def _table(header: list[str] | None, rows: list[list[str]]) -> str:
     return f"<table>{head}{''.join(lines)}</table>"
 
 
-def _summary_table(snap: Snapshot, rows: list[SenderRow]) -> str:
-    s = snap.stats
-    latency = " / ".join(fig.secs(s.latency.quantile(q)) for q in (0.5, 0.95, 0.99))
+def _summary_table(rep: Report) -> str:
     return _table(
         None,
         [
-            ["elapsed", duration(snap.elapsed)],
-            ["sent (messages delivered)", f"{s.sent} / {snap.state.total}"],
-            ["failed attempts", str(s.failed)],
-            ["attempts", str(s.attempts)],
-            ["failure ratio", fig.pct(s.failed, s.attempts)],
-            ["avg time/attempt", fig.secs(s.avg_attempt_time)],
-            ["avg time/message (incl. retries)", fig.secs(s.avg_time_per_message)],
-            ["throughput (overall)", fig.rate(snap.throughput)],
-            ["predicted rate (every sender's profile)", fig.rate(predicted_rate(rows, True))],
-            ["latency p50 / p95 / p99 (enqueue to delivered)", latency],
-            ["duplicates suppressed", str(s.duplicates)],
-            ["abandoned", str(snap.state.abandoned)],
-            ["dead letters", str(snap.state.dead_letters)],
+            [LABELS[figure].text, value]
+            for figure, value in (
+                ("elapsed", duration(rep.elapsed)),
+                ("sent", f"{rep.sent} / {rep.total}"),
+                ("failed", str(rep.failed)),
+                ("attempts", str(rep.attempts)),
+                ("failure_ratio", fig.ratio(rep.failure_ratio)),
+                ("avg_attempt_time", fig.secs(rep.avg_attempt_time)),
+                ("avg_time_per_message", fig.secs(rep.avg_time_per_message)),
+                ("overall_rate", fig.rate(rep.overall_rate)),
+                ("predicted_rate", fig.rate(rep.predicted_rate)),
+                ("duplicates", str(rep.duplicates)),
+                ("abandoned", str(rep.abandoned)),
+                ("dead_letters", str(rep.dead_letters)),
+            )
         ],
     )
 
 
-def throughput_points(snap: Snapshot) -> list[Point]:
-    """(seconds since the start, msg/s over the interval ending there)."""
-    samples = snap.timeline.points()
-    if not samples:
-        return []
-    start = snap.created or samples[0][0]
-    points = []
-    for (t0, s0), (t1, s1) in itertools.pairwise(samples):
-        if t1 > t0:
-            points.append((t1 - start, (s1 - s0) / (t1 - t0)))
-    return points
+def _percentiles_table(rep: Report) -> str:
+    rows = []
+    for figure in PERCENTILE_FIGURES:
+        values = rep.percentiles(figure)
+        cells = [fig.secs(v) for v in values.values()] if values else [fig.MISSING] * len(NAMES)
+        rows.append([LABELS[figure].text, *cells])
+    return _table(["percentiles", *NAMES], rows)
 
 
-def _throughput(snap: Snapshot, rows: list[SenderRow]) -> str:
-    points = throughput_points(snap)
-    predicted = predicted_rate(rows, True)
-    level = predicted if 0 < predicted < math.inf else None
-    note = "Blue: measured between reports. Dashed red: predicted from the profiles."
-    chart = line_chart(points, "throughput over time", "seconds since start", "msg/s", level)
-    return f'{chart}<p class="note">{note}</p>'
+def _throughput(rep: Report) -> str:
+    title, x_label = "throughput over time", "seconds since the run's start"
+    chart = line_chart(
+        rep.throughput, title, x_label, "msg/s", reference=rep.predicted, x_max=rep.elapsed
+    )
+    note = (
+        "Blue: messages delivered per second, by when each delivery was recorded. "
+        "Dashed red: the rate the profiles predict for the senders up at each moment"
+        f" ({LABELS['predicted_rate'].text}: {fig.rate(rep.predicted_rate)})."
+    )
+    if not rep.predicted:
+        note += " No prediction is drawn: unbounded (a mean time of 0) or no profile known."
+    if rep.charted < rep.sent:
+        note += (
+            f" The chart holds {rep.charted} of the {rep.sent} deliveries: the monitor's"
+            " checkpoint was saved by a version that kept no time series."
+        )
+    return f'{chart}<p class="note">{escape(note)}</p>'
 
 
-def _senders_table(rows: list[SenderRow]) -> str:
-    header = ["sender", "status", "cfg mean", "cfg failure rate", "concurrency", "sent"]
-    header += ["failed attempts", "obs mean attempt", "obs failure ratio", "share"]
+def _senders_table(rows: tuple[SenderRow, ...]) -> str:
+    header = ["sender", "status", "slots", "predicted rate", "cfg mean", "cfg failure rate"]
+    header += ["sent", "share", "failed attempts", "obs mean attempt", "obs failure ratio"]
+    header += [f"attempt {name}" for name in NAMES] + ["error"]
     return _table(
         header,
         [
             [
                 r.name,
                 r.status,
-                fig.MISSING if r.mean_time is None else fig.secs(r.mean_time),
-                fig.maybe(r.failure_rate, ".3f"),
                 str(r.concurrency),
+                fig.rate(r.rate),
+                fig.MISSING if r.mean_time is None else fig.secs(r.mean_time),
+                fig.ratio(r.failure_rate),
                 str(r.sent),
+                fig.ratio(r.share),
                 str(r.failed),
                 fig.secs(r.avg_attempt_time) if r.attempts else fig.MISSING,
-                f"{r.failure_ratio:.3f}" if r.attempts else fig.MISSING,
-                f"{100 * r.share:.1f}%",
+                fig.ratio(r.failure_ratio),
+                *(fig.secs(v) if r.attempts else fig.MISSING for v in r.attempt_time.values()),
+                r.error,
             ]
             for r in rows
         ],
     )
 
 
-def _sender_section(row: SenderRow, stats: SenderStats | None) -> str:
-    seen = stats or SenderStats()
+def _sender_section(row: SenderRow) -> str:
+    seen = row.durations
     shape = row.shape or DEFAULT_SHAPE
-    x_max = x_range(seen.durations, row.mean_time, shape)
-    bars = density_bins(seen.durations, x_max)
+    x_max = x_range(seen, row.mean_time, shape)
+    if row.mean_time is None:
+        configured = "unknown profile"
+    elif row.mean_time <= 0:
+        configured = "configured mean 0: no delay"
+    else:
+        configured = f"configured gamma: mean {fig.secs(row.mean_time)}, shape {shape:g}"
+    observed = f"observed: {seen.count} attempts, mean {fig.secs(seen.mean)}"
+    if x_max <= 0:
+        what = "no attempt recorded" if not seen.count else "every attempt took 0 s (no delay)"
+        return (
+            f'<section class="sender"><h3>{escape(row.name)}</h3>'
+            f'<p class="note">No chart: {escape(what)}; {escape(configured)}.</p></section>'
+        )
+    bars = density_bins(seen, x_max)
     curve = gamma_curve(row.mean_time or 0.0, shape, x_max)
     title = f"{row.name}: attempt time"
     chart = bars_and_curve(bars, curve, title, "attempt time (s)", "density")
-    configured = (
-        "unknown profile"
-        if row.mean_time is None
-        else f"configured gamma: mean {fig.secs(row.mean_time)}, shape {shape:g}"
-    )
-    observed = f"observed: {seen.attempts} attempts, mean {fig.secs(seen.avg_attempt_time)}"
     return (
         f'<section class="sender"><h3>{escape(row.name)}</h3>{chart}'
         f'<p class="note">Bars: {escape(observed)}. Red curve: {escape(configured)}.</p>'

@@ -5,6 +5,7 @@
 - attempts = sent + failed_attempts + duplicates.
 - avg time/attempt: mean duration of all attempts; avg time/message: all attempt time
   divided by sent (sender time per delivered message, retries included).
+- series: the deliveries over time, by when each was recorded (``monitor/series.py``).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any
 from common import results as r
 from common.histogram import LogHistogram
 from common.results import Result
+from monitor.series import Series
 
 logger = logging.getLogger(__name__)
 
@@ -108,13 +110,17 @@ class _Unreadable(Exception):
     """A slice holds an entry the fast path cannot count."""
 
 
-def _slice(entries: list[tuple[Any, Any]]) -> tuple[dict[Any, _Batch], list[float]]:
-    """Each sender's attempts in ``entries``, and the latencies; _Unreadable when an entry
-    is not in the senders' layout with finite numbers (nothing is counted then)."""
+def _slice(
+    entries: list[tuple[Any, Any]],
+) -> tuple[dict[Any, _Batch], list[float], list[float]]:
+    """Each sender's attempts in ``entries``, the latencies and when each delivery was
+    recorded; _Unreadable when an entry is not in the senders' layout with finite numbers
+    (nothing is counted then)."""
     undecoded = bool(entries) and isinstance(entries[0][0], bytes)
     sender, duration, ts, one, dup, latency = _BYTE_NAMES if undecoded else _NAMES
     batches: dict[Any, _Batch] = {}
     latencies: list[float] = []
+    delivered: list[float] = []
     try:
         for _, f in entries:
             if not (  # the senders' own layout (common.results), read by position
@@ -130,7 +136,8 @@ def _slice(entries: list[tuple[Any, Any]]) -> tuple[dict[Any, _Batch], list[floa
                 batch = batches[f[_SENDER]] = _Batch()
             batch.durations.append(float(f[_DURATION]))
             batch.late += float(f[_LATE])
-            batch.ts.append(float(f[_TS]))
+            ts_value = float(f[_TS])
+            batch.ts.append(ts_value)
             extra = f[_EXTRA_NAME] if len(f) > _EXTRA_NAME else None
             if f[_OK] != one:
                 batch.failed += 1
@@ -138,6 +145,7 @@ def _slice(entries: list[tuple[Any, Any]]) -> tuple[dict[Any, _Batch], list[floa
                 batch.duplicates += 1
             else:
                 batch.sent += 1
+                delivered.append(ts_value)
                 if extra == latency:
                     latencies.append(float(f[_EXTRA]))
         for batch in batches.values():
@@ -147,7 +155,7 @@ def _slice(entries: list[tuple[Any, Any]]) -> tuple[dict[Any, _Batch], list[floa
         _finite(sum(latencies))
     except (ValueError, TypeError, IndexError):
         raise _Unreadable from None
-    return batches, latencies
+    return batches, latencies, delivered
 
 
 def _finite(total: float) -> None:
@@ -168,6 +176,7 @@ class Stats:
     latency: LogHistogram = field(default_factory=LogHistogram)
     last_ts: float = 0.0
     ignored: int = 0  # result entries no sender wrote (unreadable), left uncounted
+    series: Series = field(default_factory=Series)  # deliveries over time, by their ts
 
     def apply(self, result: Result) -> None:
         self.count(result.sender, result.duration, result.ts, result.ok, result.dup, result.latency)
@@ -183,7 +192,7 @@ class Stats:
         entry instead, and what cannot be counted is ignored (``ignored``).
         """
         try:
-            batches, latencies = _slice(entries)
+            batches, latencies, delivered = _slice(entries)
         except _Unreadable:
             for _, fields in entries:
                 self._apply_fields(fields)
@@ -191,6 +200,7 @@ class Stats:
         for name, batch in batches.items():
             self._apply_batch(_text(name), batch)
         self.latency.add_many(latencies)
+        self.series.add_many(delivered)
 
     def _apply_fields(self, fields: dict[Any, Any] | list[Any]) -> None:
         """One entry in any field order (written by hand, or by another version)."""
@@ -238,6 +248,7 @@ class Stats:
             stats.duplicates += 1
         else:
             stats.sent += 1
+            self.series.add(ts)
             if latency is not None:
                 self.latency.add(latency)
 
@@ -275,6 +286,7 @@ class Stats:
             "latency": self.latency.to_dict(),
             "last_ts": self.last_ts,
             "ignored": self.ignored,
+            "series": self.series.to_dict(),
         }
 
     @classmethod
@@ -284,4 +296,5 @@ class Stats:
             LogHistogram.from_dict(data["latency"]),
             float(data["last_ts"]),
             int(data.get("ignored", 0)),
+            Series.from_dict(data["series"]) if "series" in data else Series(),
         )

@@ -1,70 +1,68 @@
-"""The summary object of DESIGN.md, built from the monitor's stats and the run's state."""
+"""The JSON summary of DESIGN.md (``--json``): the final report as one object.
+
+Its fields are a contract (new fields may be added, none removed); it formats the
+snapshot's ``Report`` like every other view. Times in seconds, rates in messages per
+second, ratios as fractions (0..1); an unbounded prediction is null.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import math
 from typing import Any
 
-from common.heartbeat import Heartbeat
-from common.run import RunState
-from monitor.stats import Stats
-from monitor.timeline import Timeline
+from monitor.fleet import SenderRow
+from monitor.quantiles import Percentiles
+from monitor.snapshot import Snapshot
 
-
-@dataclass(frozen=True)
-class Snapshot:
-    """Everything a report shows at one moment."""
-
-    run: str
-    state: RunState
-    stats: Stats
-    senders: dict[str, Heartbeat] = field(default_factory=dict)
-    created: float = 0.0
-    now: float = 0.0
-    url: str = ""  # the Redis URL, password masked
-    timeline: Timeline = field(default_factory=Timeline)
-
-    @property
-    def elapsed(self) -> float:
-        end = self.stats.last_ts if self.state.complete and self.stats.last_ts else self.now
-        return max(end - self.created, 0.0) if self.created else 0.0
-
-    @property
-    def throughput(self) -> float:
-        return self.stats.sent / self.elapsed if self.elapsed > 0 else 0.0
+__all__ = ["Snapshot", "summary"]
 
 
 def summary(snap: Snapshot) -> dict[str, Any]:
-    stats = snap.stats
+    rep = snap.report
     return {
-        "run": snap.run,
-        "total": snap.state.total,
-        "sent": stats.sent,
-        "failed_attempts": stats.failed,
-        "attempts": stats.attempts,
-        "duplicates_suppressed": stats.duplicates,
-        "abandoned": snap.state.abandoned,
-        "dead_letters": snap.state.dead_letters,
-        "avg_attempt_time": round(stats.avg_attempt_time, 6),
-        "avg_time_per_message": round(stats.avg_time_per_message, 6),
-        "elapsed": round(snap.elapsed, 3),
-        "throughput": round(snap.throughput, 3),
-        "latency": {f"p{q}": round(stats.latency.quantile(q / 100), 6) for q in (50, 95, 99)},
-        "senders": [
-            _sender(name, snap) for name in sorted(stats.senders.keys() | snap.senders.keys())
-        ],
+        "run": rep.run,
+        "state": rep.state(final=True),
+        "total": rep.total,
+        "sent": rep.sent,
+        "failed_attempts": rep.failed,
+        "attempts": rep.attempts,
+        "duplicates_suppressed": rep.duplicates,
+        "abandoned": rep.abandoned,
+        "dead_letters": rep.dead_letters,
+        "failure_ratio": _round(rep.failure_ratio),
+        "avg_attempt_time": round(rep.avg_attempt_time, 6),
+        "avg_time_per_message": round(rep.avg_time_per_message, 6),
+        "elapsed": round(rep.elapsed, 3),
+        "throughput": round(rep.overall_rate, 3),
+        "predicted_rate": None if math.isinf(rep.predicted_rate) else round(rep.predicted_rate, 3),
+        "latency": _percentiles(rep.queue_wait),
+        "delivery_time": _percentiles(rep.delivery_time),
+        "attempt_time": _percentiles(rep.attempt_time),
+        "senders": [_sender(row) for row in rep.senders],
     }
 
 
-def _sender(name: str, snap: Snapshot) -> dict[str, Any]:
-    info = snap.senders.get(name, Heartbeat(name))
-    stats = snap.stats.senders.get(name)
+def _round(value: float | None) -> float | None:
+    return None if value is None else round(value, 6)
+
+
+def _percentiles(values: Percentiles | None) -> dict[str, float] | None:
+    return None if values is None else {name: round(v, 6) for name, v in values.items()}
+
+
+def _sender(row: SenderRow) -> dict[str, Any]:
     return {
-        "name": name,
-        "mean_time": info.mean_time,
-        "failure_rate": info.failure_rate,
-        "sent": stats.sent if stats else 0,
-        "failed_attempts": stats.failed if stats else 0,
-        "attempts": stats.attempts if stats else 0,
-        "avg_attempt_time": round(stats.avg_attempt_time, 6) if stats else 0.0,
+        "name": row.name,
+        "status": row.status,
+        "mean_time": row.mean_time,
+        "failure_rate": row.failure_rate,
+        "concurrency": row.concurrency,
+        "sent": row.sent,
+        "failed_attempts": row.failed,
+        "attempts": row.attempts,
+        "avg_attempt_time": round(row.avg_attempt_time, 6),
+        "failure_ratio": _round(row.failure_ratio),
+        "share": round(row.share, 6),
+        "attempt_time": _percentiles(row.attempt_time),
+        "error": row.error,
     }

@@ -87,15 +87,22 @@ def _svg(css_class: str, title: str, parts: list[str]) -> str:
 
 
 def line_chart(
-    points: Sequence[Point], title: str, x_label: str, y_label: str, level: float | None = None
+    points: Sequence[Point],
+    title: str,
+    x_label: str,
+    y_label: str,
+    *,
+    reference: Sequence[Point] = (),
+    x_max: float | None = None,
 ) -> str:
-    """A line through ``points``; ``level`` adds a dashed horizontal reference line."""
-    y_top = max([y for _, y in points] + [level or 0.0, 1e-9])
-    frame = nice_frame(max([x for x, _ in points] + [1e-9]), y_top * 1.05)
+    """A line through ``points`` and a dashed ``reference`` line (e.g. a prediction), on an
+    x axis to ``x_max`` (by default the furthest point)."""
+    y_top = max([y for _, y in (*points, *reference)] + [1e-9])
+    x_top = x_max if x_max else max([x for x, _ in (*points, *reference)] + [1e-9])
+    frame = nice_frame(x_top, y_top * 1.05)
     parts = _axes(frame, x_label, y_label)
-    if level is not None:
-        ref = [(0.0, level), (frame.x_max, level)]
-        parts.append(_polyline(frame, ref, "#d62728", 'stroke-dasharray="6 4" '))
+    if reference:
+        parts.append(_polyline(frame, reference, "#d62728", 'stroke-dasharray="6 4" '))
     if points:
         parts.append(_polyline(frame, points, "#1f77b4"))
     return _svg("timeline", title, parts)

@@ -5,16 +5,15 @@ from __future__ import annotations
 
 import math
 import sys
-from collections import Counter
 from typing import Protocol, TextIO, runtime_checkable
 
 from common.format import duration
 from monitor import figures as fig
-from monitor.fleet import fleet
-from monitor.health import GONE, IDLE, LIVE
+from monitor.fleet import SenderRow
 from monitor.live import LiveView
-from monitor.rates import predicted_rate, rates
-from monitor.summary import Snapshot
+from monitor.quantiles import NAMES
+from monitor.report import LABELS, PERCENTILE_FIGURES
+from monitor.snapshot import Snapshot
 
 
 class View(Protocol):
@@ -45,32 +44,49 @@ def make_view(plain: bool, *, tty: bool | None = None) -> View:
 
 def plain_line(snap: Snapshot) -> str:
     """One compact ``key=value`` line: no spaces inside values, no escape codes."""
-    s = snap.stats
-    total = snap.state.total
-    rows = fleet(snap)
-    r = rates(snap, rows)
-    status = Counter(row.status for row in rows)
+    rep = snap.report
     fields: dict[str, object] = {
-        "run": _token(snap.run),
-        "elapsed": f"{snap.elapsed:.1f}s",
-        "sent": f"{s.sent}/{total}",
-        "pct": f"{100.0 * s.sent / total if total else 100.0:.1f}",
-        "rate": f"{r.current:.1f}/s",
-        "avg_rate": f"{r.overall:.1f}/s",
-        "pred_rate": "unbounded" if math.isinf(r.predicted) else f"{r.predicted:.1f}/s",
-        "eta": fig.MISSING if r.eta is None else f"{r.eta:.1f}s",
-        "failed_attempts": s.failed,
-        "attempts": s.attempts,
-        "fail_ratio": f"{s.failed / s.attempts if s.attempts else 0.0:.3f}",
-        "avg_attempt": f"{s.avg_attempt_time:.4f}s",
-        "avg_per_msg": f"{s.avg_time_per_message:.4f}s",
-        **{f"p{q}": f"{s.latency.quantile(q / 100):.3f}s" for q in (50, 95, 99)},
-        "dups": s.duplicates,
-        "abandoned": snap.state.abandoned,
-        "dead": snap.state.dead_letters,
-        **{name: status[name] for name in (LIVE, IDLE, GONE)},
+        "run": _token(rep.run),
+        _key("elapsed"): f"{rep.elapsed:.1f}s",
+        _key("sent"): f"{rep.sent}/{rep.total}",
+        "pct": f"{100.0 * rep.sent / rep.total if rep.total else 100.0:.1f}",
+        _key("rate"): f"{rep.rate:.1f}/s",
+        _key("overall_rate"): f"{rep.overall_rate:.1f}/s",
+        _key("predicted_rate"): _per_s(rep.predicted_rate),
+        _key("predicted_now"): _per_s(rep.predicted_now),
+        _key("eta"): _seconds(rep.eta, ".1f"),
+        _key("failed"): rep.failed,
+        _key("attempts"): rep.attempts,
+        _key("failure_ratio"): fig.ratio(rep.failure_ratio),
+        _key("avg_attempt_time"): f"{rep.avg_attempt_time:.4f}s",
+        _key("avg_time_per_message"): f"{rep.avg_time_per_message:.4f}s",
+    }
+    for figure in PERCENTILE_FIGURES:
+        values = rep.percentiles(figure)
+        for name in NAMES:
+            value = getattr(values, name) if values else None
+            fields[f"{_key(figure)}_{name}"] = _seconds(value, ".4f")
+    fields |= {
+        _key("duplicates"): rep.duplicates,
+        _key("abandoned"): rep.abandoned,
+        _key("dead_letters"): rep.dead_letters,
+        **rep.statuses,
     }
     return " ".join(f"{k}={v}" for k, v in fields.items())
+
+
+def _key(figure: str) -> str:
+    return LABELS[figure].plain
+
+
+def _per_s(value: float | None) -> str:
+    if value is None:
+        return fig.MISSING
+    return "unbounded" if math.isinf(value) else f"{value:.1f}/s"
+
+
+def _seconds(value: float | None, spec: str) -> str:
+    return fig.MISSING if value is None else f"{value:{spec}}s"
 
 
 def _token(text: str) -> str:
@@ -91,27 +107,43 @@ class PlainView:
 
 
 def final_text(snap: Snapshot) -> str:
-    s = snap.stats
-    rows = fleet(snap)
-    lat = " / ".join(f"{s.latency.quantile(q):.4f}" for q in (0.5, 0.95, 0.99))
-    lines = [
-        f"run {snap.run!r} {'complete' if snap.state.complete else 'stopped'} "
-        f"in {duration(snap.elapsed)}",
-        f"  sent (messages delivered)      {s.sent} / {snap.state.total}",
-        f"  failed attempts                {s.failed}",
-        f"  attempts                       {s.attempts}",
-        f"  avg time/attempt               {s.avg_attempt_time:.4f} s",
-        f"  avg time/message (w/ retries)  {s.avg_time_per_message:.4f} s",
-        f"  throughput                     {snap.throughput:.2f} msg/s",
-        f"  predicted rate (profiles)      {fig.rate(predicted_rate(rows, True))}",
-        f"  latency p50 / p95 / p99        {lat} s",
-        f"  duplicates suppressed          {s.duplicates}",
-        f"  abandoned                      {snap.state.abandoned}",
-        f"  dead letters                   {snap.state.dead_letters}",
+    """The final summary as plain text: every figure, then one line per sender."""
+    rep = snap.report
+    pairs = [
+        (LABELS["sent"].text, f"{rep.sent} / {rep.total}"),
+        (LABELS["failed"].text, str(rep.failed)),
+        (LABELS["attempts"].text, str(rep.attempts)),
+        (LABELS["failure_ratio"].text, fig.ratio(rep.failure_ratio)),
+        (LABELS["avg_attempt_time"].text, f"{rep.avg_attempt_time:.4f} s"),
+        (LABELS["avg_time_per_message"].text, f"{rep.avg_time_per_message:.4f} s"),
+        (LABELS["overall_rate"].text, fig.rate(rep.overall_rate)),
+        (LABELS["predicted_rate"].text, fig.rate(rep.predicted_rate)),
+        (LABELS["duplicates"].text, str(rep.duplicates)),
+        (LABELS["abandoned"].text, str(rep.abandoned)),
+        (LABELS["dead_letters"].text, str(rep.dead_letters)),
+        ("percentiles", " / ".join(NAMES)),
     ]
-    for row in rows:
-        lines.append(
-            f"  {row.name}: status={row.status} sent={row.sent} failed_attempts={row.failed} "
-            f"avg_attempt={row.avg_attempt_time:.4f}s fail_ratio={row.failure_ratio:.3f}"
-        )
+    for figure in PERCENTILE_FIGURES:
+        values = rep.percentiles(figure)
+        shown = " / ".join(f"{v:.4f}" for v in values.values()) + " s" if values else fig.MISSING
+        pairs.append((LABELS[figure].text, shown))
+    width = max(len(label) for label, _ in pairs) + 2
+    state = "complete" if rep.complete else "stopped"
+    lines = [f"run {rep.run!r} {state} in {duration(rep.elapsed)}"]
+    lines += [f"  {label:<{width}}{value}" for label, value in pairs]
+    lines += [f"  {_sender_line(row)}" for row in rep.senders]
     return "\n".join(lines)
+
+
+def _sender_line(row: SenderRow) -> str:
+    cfg_mean = fig.MISSING if row.mean_time is None else f"{row.mean_time:.4f}s"
+    cfg_fail = fig.ratio(row.failure_rate)
+    attempt = "/".join(f"{v:.4f}" for v in row.attempt_time.values())
+    line = (
+        f"{row.name}: status={row.status} slots={row.concurrency} sent={row.sent} "
+        f"share={fig.ratio(row.share)} failed_attempts={row.failed} "
+        f"fail_ratio={fig.ratio(row.failure_ratio)} (cfg {cfg_fail}) "
+        f"avg_attempt={row.avg_attempt_time:.4f}s (cfg {cfg_mean}) "
+        f"attempt_p50/p95/p99={attempt}s"
+    )
+    return f"{line} error={row.error!r}" if row.error else line

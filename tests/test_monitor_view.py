@@ -11,6 +11,7 @@ import math
 import re
 import subprocess
 import sys
+from html import escape
 from pathlib import Path
 from typing import Any
 
@@ -24,14 +25,17 @@ from common.keys import RunKeys
 from common.results import Result
 from common.run import RunState
 from common.settings import MonitorSettings
+from monitor import report as report_module
 from monitor.fleet import fleet
 from monitor.health import FRESH, GONE, GONE_AFTER, IDLE, LIVE, RECENT_WORK, sender_status
-from monitor.live import LiveView, render
+from monitor.html import report_html
+from monitor.live import LiveView, render, summary_table
 from monitor.main import Monitor
-from monitor.rates import predicted_rate, rates
+from monitor.rates import predicted_now, predicted_over, rates
+from monitor.report import LABELS
 from monitor.stats import Stats
 from monitor.summary import Snapshot, summary
-from monitor.timeline import MAX_POINTS, Timeline
+from monitor.timeline import Timeline
 from monitor.views import PlainView, final_text, make_view, plain_line
 from tests.support import ROOT
 
@@ -101,9 +105,10 @@ def test_dashboard_shows_every_figure_at_width_100() -> None:
         "blast-1",
         "elapsed 20.0s",
         "redis redis://ops:***@redis.internal:6379/0",
-        "sent 9 / 100  9.0%",
+        "sent 9 / 100  9.0%  90 left",
         "rate (last 10 s)",
         "overall rate",
+        "predicted overall",
         "ETA",
         "predicted finish",
         "failed attempts",
@@ -111,16 +116,19 @@ def test_dashboard_shows_every_figure_at_width_100() -> None:
         "failure ratio",
         "avg time/attempt",
         "avg time/message",
-        "latency p50",
-        "latency p95",
-        "latency p99",
+        "delivery time",
+        "queue wait + send",
+        "attempt time",
         "duplicates suppressed",
         "abandoned",
         "dead letters",
     ):
         assert label in text, label
-    # predicted: gw-a 1 * 0.5 / 0.1 = 5; gw-b 2 * 0.8 / 0.2 = 8; gw-c is gone
-    assert re.search(r"predicted rate\s+13\.0 msg/s", text)
+    # predicted now: gw-a 1 * 0.5 / 0.1 = 5; gw-b 2 * 0.8 / 0.2 = 8; gw-c is gone
+    assert re.search(r"predicted now\s+13\.0 msg/s", text)
+    # over the run: gw-c (5 msg/s) too, up for 19.5 of the 20 s
+    assert re.search(r"predicted overall\s+17\.9 msg/s", text)
+    assert re.search(r"p50\s+p95\s+p99", text)
     assert re.search(r"rate \(last 10 s\)\s+0\.5 msg/s", text)
     assert re.search(r"failure ratio\s+28\.6%", text)  # 4 of 14 attempts
     assert re.search(r"duplicates suppressed\s+1\b", text)
@@ -129,10 +137,11 @@ def test_dashboard_shows_every_figure_at_width_100() -> None:
 
 def test_dashboard_has_one_row_per_sender_with_status_and_share() -> None:
     lines = recorded(render(sample_snapshot())).splitlines()
-    row = {name: next(line for line in lines if f" {name} " in line) for name in ("gw-a", "gw-b")}
-    assert re.search(r"100\.0 ms\s+0\.50\s+live\s+6\s+4\s+100\.0 ms\s+0\.40\s+66\.7%", row["gw-a"])
-    assert re.search(r"200\.0 ms\s+0\.20\s+idle\s+3\s+0\s+200\.0 ms\s+0\.00\s+33\.3%", row["gw-b"])
-    assert re.search(r"gw-c .*gone\s+0\s+0\s+-\s+-\s+0\.0%", "\n".join(lines))
+    row = {n: next(line for line in lines if f" {n} " in line) for n in ("gw-a", "gw-b", "gw-c")}
+    # status, busy/slots, sent, share, failed attempts, cfg/obs mean, cfg/obs failure ratio
+    assert re.search(r"live\s+1/1\s+6\s+66\.7%\s+4\s+100ms\s+100ms\s+50\.0%\s+40\.0%", row["gw-a"])
+    assert re.search(r"idle\s+0/2\s+3\s+33\.3%\s+0\s+200ms\s+200ms\s+20\.0%\s+0\.0%", row["gw-b"])
+    assert re.search(r"gone\s+-/1\s+0\s+0\.0%\s+0\s+100ms\s+-\s+50\.0%\s+-", row["gw-c"])
 
 
 def test_dashboard_fits_an_80_column_terminal() -> None:
@@ -229,12 +238,18 @@ def test_plain_line_is_key_value_without_escape_codes() -> None:
     assert fields["failed_attempts"] == "4"
     assert fields["attempts"] == "14"
     assert fields["rate"] == "0.5/s"
-    assert fields["pred_rate"] == "13.0/s"
+    assert fields["pred_rate"] == "17.9/s"  # over the run: gw-c was up 19.5 of 20 s
+    assert fields["pred_now"] == "13.0/s"
+    assert fields["fail_ratio"] == "28.6%"
     assert fields["eta"] == "180.0s"
     assert fields["dups"] == "1"
     assert fields["abandoned"] == "1"
-    assert (fields["live"], fields["idle"], fields["gone"]) == ("1", "1", "1")
-    for key in ("p50", "p95", "p99", "avg_attempt", "avg_per_msg", "elapsed"):
+    assert (fields["live"], fields["idle"], fields["gone"], fields["done"]) == ("1", "1", "1", "0")
+    timed = ["avg_attempt", "avg_per_msg", "elapsed"]
+    timed += [
+        f"{figure}_{p}" for figure in ("delivery", "wait", "attempt") for p in ("p50", "p95", "p99")
+    ]
+    for key in timed:
         assert re.fullmatch(r"\d+\.\d+s", fields[key]), key
 
 
@@ -311,17 +326,18 @@ def test_heartbeat_json_is_parsed_and_garbage_is_survived() -> None:
 # -- rates, ETA and prediction -----------------------------------------------------------
 
 
-def test_predicted_rate_sums_the_senders_that_are_up() -> None:
+def test_predicted_rate_now_sums_the_senders_that_are_up() -> None:
     rows = fleet(sample_snapshot())
-    assert math.isclose(predicted_rate(rows), 13.0)
-    # gw-c (gone): 1 * 0.5 / 0.1 = 5 more when every sender seen counts
-    assert math.isclose(predicted_rate(rows, include_gone=True), 18.0)
+    assert math.isclose(predicted_now(rows), 13.0)
+    # over the whole window gw-c (gone since NOW - 0.5) counts for the time it was up
+    assert math.isclose(predicted_over(rows, NOW - 20, NOW), 13.0 + 5 * 19.5 / 20)
 
 
 def test_a_zero_delay_sender_makes_the_prediction_unbounded() -> None:
     snap = sample_snapshot(senders={"gw-a": info("gw-a", mean_time=0.0)})
-    assert math.isinf(predicted_rate(fleet(snap)))
+    assert math.isinf(predicted_now(fleet(snap)))
     assert "pred_rate=unbounded" in plain_line(snap)
+    assert "pred_now=unbounded" in plain_line(snap)
 
 
 def test_eta_uses_the_recent_rate_and_the_predicted_finish_the_profiles() -> None:
@@ -347,22 +363,40 @@ def test_current_rate_covers_the_last_ten_seconds() -> None:
     assert len(timeline.recent) <= 12
 
 
-def test_history_stays_bounded_and_ends_at_the_latest_sample() -> None:
-    timeline = Timeline()
-    for t in range(20_000):
-        timeline.record(float(t), t)
-    points = timeline.points()
-    assert len(points) <= MAX_POINTS + 1
-    assert points[0] == (0.0, 0)
-    assert points[-1] == (19_999.0, 19_999)
-
-
 # -- the JSON summary --------------------------------------------------------------------
+
+
+DESIGN_FIELDS = [
+    "run",
+    "total",
+    "sent",
+    "failed_attempts",
+    "attempts",
+    "duplicates_suppressed",
+    "abandoned",
+    "dead_letters",
+    "avg_attempt_time",
+    "avg_time_per_message",
+    "elapsed",
+    "throughput",
+    "latency",
+    "senders",
+]
+DESIGN_SENDER_FIELDS = [
+    "name",
+    "mean_time",
+    "failure_rate",
+    "sent",
+    "failed_attempts",
+    "attempts",
+    "avg_attempt_time",
+]
 
 
 def test_json_summary_field_by_field() -> None:
     snap = sample_snapshot(state=RunState(13, 13, True, 9, 4, dead_letters=4))
     data = json.loads(json.dumps(summary(snap)))
+    assert set(DESIGN_FIELDS) <= set(data)
     assert data["run"] == "blast-1"
     assert data["total"] == 13
     assert data["sent"] == 9
@@ -381,7 +415,7 @@ def test_json_summary_field_by_field() -> None:
     assert data["latency"]["p99"] == pytest.approx(1.0, rel=0.0101)
     assert [s["name"] for s in data["senders"]] == ["gw-a", "gw-b", "gw-c"]
     gw_a = data["senders"][0]
-    assert gw_a == {
+    assert {key: gw_a[key] for key in DESIGN_SENDER_FIELDS} == {
         "name": "gw-a",
         "mean_time": 0.1,
         "failure_rate": 0.5,
@@ -390,7 +424,18 @@ def test_json_summary_field_by_field() -> None:
         "attempts": 10,
         "avg_attempt_time": pytest.approx(0.1, rel=1e-5),
     }
+    assert (gw_a["status"], gw_a["concurrency"], gw_a["error"]) == ("done", 1, "")
+    assert gw_a["failure_ratio"] == pytest.approx(0.4)
+    assert gw_a["share"] == pytest.approx(6 / 9, rel=1e-5)
+    assert gw_a["attempt_time"]["p50"] == pytest.approx(0.1, rel=0.0101)
     assert data["senders"][2]["attempts"] == 0
+    assert data["senders"][2]["failure_ratio"] is None
+    # added fields: the state, the failure ratio as a fraction, the predicted rate over
+    # the run, the delivery time from the run's start and the attempt time
+    assert data["state"] == "complete"
+    assert data["failure_ratio"] == pytest.approx(4 / 14, rel=1e-5)
+    assert data["predicted_rate"] == pytest.approx(5 + 8 + 5, rel=0.01)
+    assert set(data["delivery_time"]) == set(data["attempt_time"]) == {"p50", "p95", "p99"}
 
 
 def test_json_is_the_only_thing_on_stdout(tmp_path: Path) -> None:
@@ -503,3 +548,59 @@ def test_entries_no_sender_wrote_are_ignored_not_fatal(junk: list[str]) -> None:
         assert _summary(mixed) == _summary(clean)
     else:  # an odd but valid name is counted, under its own name
         assert mixed.sent == clean.sent + 1
+
+
+# -- one report per snapshot, one table of labels ------------------------------------------
+
+
+def test_every_view_formats_one_report_built_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    built: list[Snapshot] = []
+    real = report_module.build
+
+    def build(snap: Snapshot) -> report_module.Report:
+        built.append(snap)
+        return real(snap)
+
+    monkeypatch.setattr(report_module, "build", build)
+    snap = sample_snapshot()
+    plain_line(snap)
+    final_text(snap)
+    recorded(render(snap))
+    recorded(summary_table(snap))
+    report_html(snap)
+    summary(snap)
+    assert built == [snap]
+
+
+@pytest.mark.parametrize(
+    "figure",
+    [
+        "sent",
+        "failed",
+        "attempts",
+        "avg_attempt_time",
+        "avg_time_per_message",
+        "failure_ratio",
+        "overall_rate",
+        "predicted_rate",
+        "delivery_time",
+        "queue_wait",
+        "attempt_time",
+        "duplicates",
+        "abandoned",
+        "dead_letters",
+    ],
+)
+def test_the_final_views_name_each_figure_alike(figure: str) -> None:
+    snap = sample_snapshot()
+    label = LABELS[figure].text
+    assert label in final_text(snap)
+    assert label in recorded(summary_table(snap), width=160)
+    assert escape(label) in report_html(snap)
+
+
+def test_no_view_uses_a_drifted_label() -> None:
+    snap = sample_snapshot()
+    shown = final_text(snap) + recorded(summary_table(snap), width=160) + report_html(snap)
+    assert "w/ retries" not in shown
+    assert "throughput (overall)" not in shown

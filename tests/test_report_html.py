@@ -19,9 +19,9 @@ from common.histogram import LogHistogram
 from common.keys import RunKeys
 from common.settings import MonitorSettings
 from monitor.distribution import density_bins, gamma_curve, gamma_pdf, x_range
-from monitor.html import report_html, throughput_points, write_report
+from monitor.html import report_html, write_report
 from monitor.main import Monitor
-from monitor.timeline import Timeline
+from monitor.stats import Stats
 from monitor.views import PlainView
 from tests.test_monitor_view import NOW, info, sample_snapshot
 
@@ -37,7 +37,9 @@ def test_report_holds_the_summary_and_one_chart_per_sender() -> None:
         "failed attempts",
         "avg time/attempt",
         "avg time/message (incl. retries)",
-        "latency p50 / p95 / p99",
+        "delivery time (from the run&#x27;s start)",
+        "queue wait + send (enqueue to delivered)",
+        "attempt time",
         "duplicates suppressed",
         "dead letters",
         "redis://ops:***@redis.internal:6379/0",
@@ -67,12 +69,16 @@ def test_write_report_creates_the_file(tmp_path: Path) -> None:
     assert path.read_text(encoding="utf-8").count('<svg class="dist"') == 3
 
 
-def test_throughput_points_are_rates_between_samples() -> None:
-    timeline = Timeline()
-    for t, sent in ((100.0, 0), (102.0, 10), (104.0, 30)):
-        timeline.record(t, sent)
-    points = throughput_points(sample_snapshot(timeline=timeline, created=100.0))
-    assert points == [(2.0, 5.0), (4.0, 10.0)]
+def test_throughput_comes_from_the_results_timestamps() -> None:
+    stats = Stats()
+    for i in range(40):  # 10 msg/s from 100.0 to 104.0, then nothing
+        stats.count("gw-a", 0.01, 100.0 + i / 10, True, False, 0.5)
+    snap = sample_snapshot(stats=stats, created=100.0, now=108.0)
+    points = snap.report.throughput
+    assert points[0][0] >= 0 and points[-1][0] <= 8.0
+    busy = [rate for x, rate in points if 0.5 < x < 3.5]
+    assert busy and all(math.isclose(rate, 10.0, rel_tol=0.01) for rate in busy)
+    assert all(rate == 0 for x, rate in points if x > 4.5)
 
 
 def test_gamma_pdf_is_a_density_with_the_configured_mean() -> None:
