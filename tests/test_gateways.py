@@ -9,6 +9,7 @@ Times are read back from the results: an attempt's simulated start is
 from __future__ import annotations
 
 import asyncio
+import itertools
 import math
 import time
 from collections import defaultdict
@@ -69,9 +70,7 @@ def _profiles(profiles: tuple[dict[str, Any], ...]) -> list[Any]:
     return [SenderProfile.model_validate({**base, **p}) for p in profiles]
 
 
-async def test_compressed_time_plays_simulated_seconds_faster(
-    client: Redis, keys: RunKeys
-) -> None:
+async def test_compressed_time_plays_simulated_seconds_faster(client: Redis, keys: RunKeys) -> None:
     """Scale 20: 4 slots at a simulated mean of 0.1 s deliver 40 messages per simulated
     second, 800 per real second; durations are recorded in simulated seconds."""
     await produce_now(client, keys.run, 200, time_scale=20.0, seed=1)
@@ -114,7 +113,7 @@ async def test_no_success_inside_an_outage_window(client: Redis, keys: RunKeys) 
     """Down from 1 s to 2 s (simulated): every attempt started then fails after the
     profile's timeout; nothing is delivered inside the window; the run still completes."""
     await produce_now(client, keys.run, 300, time_scale=10.0, seed=4)
-    outage = [Window(at=1.0, duration=1.0)]
+    outage = [Window.model_validate({"at": 1.0, "for": 1.0})]
     await run_senders(
         client, keys.run, {"mean_time": 0.02, "concurrency": 2, "outages": outage, "timeout": 0.1}
     )
@@ -127,9 +126,7 @@ async def test_no_success_inside_an_outage_window(client: Redis, keys: RunKeys) 
     assert state is not None and state.complete and state.delivered == 300
 
 
-async def test_backoff_waits_as_configured_and_frees_the_slot(
-    client: Redis, keys: RunKeys
-) -> None:
+async def test_backoff_waits_as_configured_and_frees_the_slot(client: Redis, keys: RunKeys) -> None:
     """Retries wait 0.05, 0.1, 0.2, 0.2 ... simulated seconds after each failure (initial
     0.05, factor 2, max 0.2), measured from the failure's end to the retry's start."""
     await produce_now(client, keys.run, 100, seed=5)
@@ -145,7 +142,7 @@ async def test_backoff_waits_as_configured_and_frees_the_slot(
     gaps: dict[int, list[float]] = defaultdict(list)
     for tries in by_seq.values():
         tries.sort(key=lambda s: s.attempt)
-        for before, after in zip(tries, tries[1:], strict=False):
+        for before, after in itertools.pairwise(tries):
             gaps[before.attempt].append(after.start - (before.start + before.duration))
     assert gaps[1] and gaps[2]
     for failures, observed in gaps.items():
