@@ -228,3 +228,41 @@ def test_help_shows_each_default_and_variable(runner: Runner) -> None:
 def test_version(runner: Runner) -> None:
     result = runner(sim_app, ["--version"])
     assert result.exit_code == 0 and result.stdout.startswith("sms-sim ")
+
+
+ONE = "senders:\n  - {mean_time: 1, failure_rate: 0"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (f"time_scale: 0\n{ONE}}}\n", "time_scale"),
+        (f"time_scale: -2\n{ONE}}}\n", "time_scale"),
+        (f"invalid_fraction: 1\n{ONE}}}\n", "invalid_fraction"),
+        (f"invalid_fraction: -0.1\n{ONE}}}\n", "invalid_fraction"),
+        (f"account: {{max_rate: 0}}\n{ONE}}}\n", "account.max_rate"),
+        (f"{ONE}, max_rate: 0}}\n", "senders.0.max_rate"),
+        (f"{ONE}, burst: 5}}\n", "burst needs max_rate"),
+        (f"{ONE}, mtbf: 100}}\n", "mtbf and mttr go together"),
+        (
+            f"{ONE}, outages: [{{at: 10, for: 30}}, {{at: 20, for: 5}}]}}\n",
+            "outages overlap",
+        ),
+        (f"{ONE}, outages: [{{at: 10, for: 0}}]}}\n", "senders.0.outages.0.for"),
+        (f"{ONE}, retry_backoff: {{initial: 2, max: 1}}}}\n", "must be at least initial"),
+        (f"{ONE}, retry_backoff: {{initial: 1, factor: 0.5}}}}\n", "factor"),
+        (f"{ONE}, timeout: 0}}\n", "senders.0.timeout"),
+    ],
+)
+def test_new_gateway_and_run_fields_are_checked(
+    runner: Runner, tmp_path: Path, text: str, expected: str
+) -> None:
+    (tmp_path / "c.yaml").write_text(text, encoding="utf-8")
+    result = runner(sim_app, ["run", "c.yaml"])
+    assert result.exit_code == 2, result.output
+    assert expected in error_line(result.output)
+
+
+def test_a_time_scale_flag_out_of_range_exits_2(runner: Runner) -> None:
+    result = runner(sim_app, ["run", "--time-scale", "0"])
+    assert result.exit_code == 2 and "time_scale" in error_line(result.output)

@@ -20,6 +20,7 @@ import pytest
 from redis.asyncio import Redis
 
 from common import keys as k
+from common.errors import UsageProblem
 from common.keys import RunKeys
 from common.model import AccountCap, Backoff, Window
 from common.run import read_state
@@ -165,3 +166,13 @@ async def test_undeliverable_numbers_are_settled_apart(client: Redis, keys: RunK
     assert await client.xlen(keys.dead) == state.undeliverable
     meta = await client.hgetall(keys.meta)
     assert int(meta[k.META_UNDELIVERABLE]) == state.undeliverable
+
+
+async def test_a_run_keeps_its_time_scale(client: Redis, keys: RunKeys) -> None:
+    """The scale is stored with the run: a producer with another one is refused (exit 2),
+    so every role, however late it joins, plays the run at the same speed."""
+    await produce_now(client, keys.run, 5, time_scale=10.0)
+    with pytest.raises(UsageProblem, match=r"time_scale 10\.0, not 2\.0"):
+        await produce_now(client, keys.run, 5, time_scale=2.0)
+    state = await read_state(client, keys)
+    assert state is not None and state.time_scale == 10.0
