@@ -9,14 +9,15 @@ afterwards:
   delivery times (the ramp-up and the tail left out), against the predicted rate;
 - whole run: N / (last delivery - the run's creation), start-up and tail included,
   against N / predicted rate (what "how long does the alert take" asks);
-- each sender's observed mean attempt time (the results' ``duration``) against its
-  configured mean, and the mean lateness of its attempts (``late``: how long after its
-  intended end an attempt really ended). Since the slots keep their own schedule,
-  ``duration`` is the drawn delay and lateness no longer stretches the schedule; in
-  older versions ``duration`` was the wall time of the attempt, lateness included.
+- each sender's observed mean attempt time against its configured mean: its slots over
+  its rate of attempt starts in the steady state (``benchmarks._results``), i.e. how long
+  a slot really spent per attempt, slips of its schedule included; and the mean lateness
+  of the attempts (``late``: how long after its intended end an attempt really ended,
+  reported apart since the slots keep their own schedule).
 
-``--code DIR`` runs the roles of another checkout (its ``.venv``), to measure the code
-before and after a change on the same machine, one right after the other (paired).
+``--code DIR [DIR ...]`` runs the roles of other checkouts (their ``.venv``): each fleet
+runs once per checkout, one right after the other (paired), to measure the code before
+and after a change on the same machine.
 
     uv run python benchmarks/fleet.py [--only NAME ...] [--n 100000] [--code DIR]
 """
@@ -28,14 +29,13 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import redis
 
 from benchmarks._figures import Figure, base_parser, log, report
+from benchmarks._results import read_results
 from benchmarks._runs import new_run, redis_target
 from common.keys import RunKeys
 from tests.processes import role_env
@@ -153,29 +153,10 @@ def _as_processes(  # noqa: PLR0917
 
 
 def _measure(client: redis.Redis, keys: RunKeys, fleet: Fleet, wall: float) -> Measured:
-    delivered: list[float] = []
-    durations: dict[str, list[float]] = defaultdict(list)
-    late = 0.0
-    start = "-"
-    while True:
-        entries: Any = client.xrange(keys.results, min=start, count=20_000)
-        if not entries:
-            break
-        for _, f in entries:
-            durations[f["sender"]].append(float(f["duration"]))
-            late += float(f.get("late", 0.0))
-            if f["ok"] == "1" and "dup" not in f:
-                delivered.append(float(f["ts"]))
-        start = "(" + entries[-1][0]
-    delivered.sort()
-    n = len(delivered)
-    t10, t90 = delivered[n // 10], delivered[(9 * n) // 10]
-    rate = (0.8 * n) / (t90 - t10) if t90 > t10 else float("inf")
-    created = float(client.hget(keys.meta, "created") or delivered[0])
-    whole = n / (delivered[-1] - created)
-    means = {s: (fleet.mean, sum(d) / len(d)) for s, d in durations.items() if d}
-    attempts = sum(len(d) for d in durations.values())
-    return Measured(rate, whole, means, late / attempts if attempts else 0.0, wall)
+    got = read_results(client, keys)
+    whole = len(got.delivered) / max(got.delivered)
+    means = {s: (fleet.mean, got.observed_mean(s, fleet.slots)) for s in got.starts}
+    return Measured(got.steady_rate(), whole, means, got.mean_late, wall)
 
 
 def figures(name: str, fleet: Fleet, m: Measured) -> list[Figure]:
@@ -216,7 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = base_parser(__doc__.splitlines()[0] if __doc__ else "")
     parser.add_argument("--n", type=int, default=100_000, help="messages per fleet")
     parser.add_argument("--only", nargs="+", choices=sorted(FLEETS), default=None)
-    parser.add_argument("--code", type=Path, default=ROOT, help="checkout whose roles run")
+    parser.add_argument(
+        "--code", type=Path, nargs="+", default=[ROOT], help="checkouts whose roles run"
+    )
     parser.add_argument("--timeout", type=float, default=900, help="per fleet (s)")
     args = parser.parse_args(argv)
     results: list[Figure] = []
@@ -224,12 +207,14 @@ def main(argv: list[str] | None = None) -> int:
         for name in args.only or list(FLEETS):
             fleet = FLEETS[name]
             n = fleet.n or args.n
-            log(f"{name}: {fleet.label()}, {n:,} messages, predicted {fleet.predicted:,.0f}/s")
-            measured = run_fleet(fleet, n, target.url, args.code.resolve(), args.timeout)
-            got = figures(name, fleet, measured)
-            log(f"{name}: " + "; ".join(figure.measured for figure in got))
-            results += got
-    report(f"fleet fidelity ({args.code})", results, args)
+            for code in args.code:
+                label = name if len(args.code) == 1 else f"{name} [{code.name}]"
+                log(f"{label}: {fleet.label()}, {n:,} messages, predicted {fleet.predicted:,.0f}/s")
+                measured = run_fleet(fleet, n, target.url, code.resolve(), args.timeout)
+                got = figures(label, fleet, measured)
+                log(f"{label}: " + "; ".join(figure.measured for figure in got))
+                results += got
+    report(f"fleet fidelity ({', '.join(str(c) for c in args.code)})", results, args)
     return 0
 
 
