@@ -42,10 +42,6 @@ logger = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY = 1.0
 MAX_READ = 200  # small reads: a big one delays every timer due meanwhile
-# A slot starts a message at most this far back (when it freed, or when the message was
-# enqueued); further back means the process cannot keep up with the fleet it simulates,
-# and the lateness of its attempts says so.
-MAX_BACKDATE = 1.0
 
 
 async def serve(
