@@ -8,10 +8,11 @@ import copy
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 from redis import exceptions as rx
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -19,7 +20,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from common.errors import RedisRefused, RedisUnavailable, TargetRefused, translate
 from common.retry import Outage
-from common.target import RedisTarget, mask_url
+from common.target import RedisTarget, mask_url, plain_url
 
 logger = logging.getLogger(__name__)
 
@@ -41,8 +42,23 @@ class ResilientRedis(Redis):
         return await self.outage.call(lambda: run(self, *args, **options))  # type: ignore[no-untyped-call]
 
 
+class ResilientRedisCluster(RedisCluster):
+    """``ResilientRedis`` for a Redis Cluster: redis-py follows MOVED/ASK and refreshes the
+    cluster's map itself; a failover's errors are ridden out like an outage."""
+
+    outage: Outage
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        run = RedisCluster.execute_command
+        return await self.outage.call(lambda: run(self, *args, **options))
+
+
 def connect(url: str, what: str = "redis", give_up: float = 60.0) -> Redis:
-    """An asyncio client for ``url`` (hiredis parser when installed) that survives outages."""
+    """An asyncio client for ``url`` (hiredis parser when installed) that survives outages;
+    for a cluster URL (``redis+cluster://``) a cluster client, as a ``Redis`` to its users
+    (every command of this project names keys of one slot)."""
+    if RedisTarget(url).cluster:
+        return _connect_cluster(url, what, give_up)
     client = ResilientRedis.from_url(
         url,
         decode_responses=True,
@@ -55,6 +71,18 @@ def connect(url: str, what: str = "redis", give_up: float = 60.0) -> Redis:
     outage = Outage(f"{what} ({mask_url(url)})", give_up=give_up)
     client.outage = outage  # type: ignore[attr-defined]
     return client
+
+
+def _connect_cluster(url: str, what: str, give_up: float) -> Redis:
+    client: ResilientRedisCluster = ResilientRedisCluster.from_url(  # type: ignore[assignment]
+        plain_url(url),
+        decode_responses=True,
+        socket_timeout=SOCKET_TIMEOUT,
+        socket_connect_timeout=5.0,
+        retry=Retry(ExponentialWithJitterBackoff(cap=1.0, base=0.05), 2),
+    )
+    client.outage = Outage(f"{what} ({mask_url(url)})", give_up=give_up)
+    return cast(Redis, client)
 
 
 class EmbeddedRedis:
@@ -95,8 +123,20 @@ def stream_entries(reply: Any) -> list[Any]:
     if not reply:
         return []
     if isinstance(reply, dict):
-        return list(next(iter(reply.values())))
-    return list(reply[0][1])
+        return flat_entries(next(iter(reply.values())))
+    return flat_entries(reply[0][1])
+
+
+def flat_entries(entries: Any) -> list[Any]:
+    """Entries with flat field lists. A cluster client parses replies on each node (the
+    raw clone's callbacks do not reach them): its fields come as dicts, flattened here."""
+    listed: list[Any] = list(entries)
+    if not listed or not isinstance(listed[0][1], dict):
+        return listed
+    return [
+        (eid, [x for pair in fields.items() for x in pair] if fields is not None else None)
+        for eid, fields in listed
+    ]
 
 
 async def check_server(client: Redis, target: RedisTarget) -> None:

@@ -1,7 +1,9 @@
 """Which Redis a command uses: a server named by URL, or the embedded in-process one.
 
-Resolved once, from ``--redis-url``/``REDIS_URL``: a URL names a server; no URL means
-the embedded server for ``sms-sim run``, and is refused by the roles (a role on its own
+Resolved once, from ``--redis-url``/``REDIS_URL``: a URL names a server
+(``redis://``, ``rediss://`` for TLS, ``unix://``) or a Redis Cluster
+(``redis+cluster://`` or ``rediss+cluster://``, any node of it); no URL means the
+embedded server for ``sms-sim run``, and is refused by the roles (a role on its own
 never picks a server the user did not name).
 """
 
@@ -15,7 +17,8 @@ from redis.connection import parse_url
 from common.errors import UsageProblem
 
 EMBEDDED = "embedded (in-process)"
-SCHEMES = ("redis", "rediss", "unix")
+SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
+CLUSTER = "+cluster"
 EXAMPLE_URL = "redis://127.0.0.1:6379/0"
 
 
@@ -26,13 +29,13 @@ def check_url(url: str) -> str:
     try:
         parts = urlsplit(url)
         port = parts.port  # ValueError: not a number, or out of range
-        parse_url(url)  # type: ignore[no-untyped-call]  # ValueError: a bad query argument such as socket_timeout=abc
+        parse_url(plain_url(url))  # type: ignore[no-untyped-call]  # ValueError: a bad query argument such as socket_timeout=abc
     except ValueError as exc:
         raise ValueError(f"not a usable Redis URL ({exc})") from None
     if parts.scheme not in SCHEMES:
         raise ValueError(
-            f"not a Redis URL: the scheme must be redis://, rediss:// or unix:// (e.g. "
-            f"{EXAMPLE_URL})"
+            f"not a Redis URL: the scheme must be redis://, rediss://, unix:// or "
+            f"redis+cluster:// (e.g. {EXAMPLE_URL})"
         )
     if parts.scheme != "unix" and not parts.hostname:
         raise ValueError(f"the Redis URL names no host (e.g. {EXAMPLE_URL})")
@@ -42,6 +45,12 @@ def check_url(url: str) -> str:
     if parts.scheme != "unix" and db and not db.isdigit():
         raise ValueError(f"the database must be a number, got {db!r}")
     return url
+
+
+def plain_url(url: str) -> str:
+    """The URL with ``+cluster`` taken out of its scheme (what redis-py parses)."""
+    scheme, sep, rest = url.partition("://")
+    return scheme.removesuffix(CLUSTER) + sep + rest
 
 
 def mask_url(url: str) -> str:
@@ -76,7 +85,11 @@ class RedisTarget:
 
     @property
     def tls(self) -> bool:
-        return self.url is not None and self.url.startswith("rediss://")
+        return self.url is not None and self.url.startswith(("rediss://", "rediss+cluster://"))
+
+    @property
+    def cluster(self) -> bool:
+        return self.url is not None and self.url.partition("://")[0].endswith(CLUSTER)
 
     @classmethod
     def for_role(cls, url: str | None, give_up: float = 60.0) -> RedisTarget:

@@ -15,7 +15,7 @@ from redis.client import NEVER_DECODE
 from redis.exceptions import ResponseError
 
 from common import keys as k
-from common.connection import raw_streams, stream_entries
+from common.connection import flat_entries, raw_streams, stream_entries
 from common.errors import translate
 from common.keys import RunKeys
 from common.run import ensure_group
@@ -86,7 +86,7 @@ class Inbox:
         )
         # Entries deleted from the stream meanwhile come back empty or not at all: they
         # were acked already.
-        return [(_id(eid), fields) for eid, fields in reply if fields]
+        return [(_id(eid), fields) for eid, fields in flat_entries(reply) if fields]
 
     async def keep_fresh(self, ids: list[str]) -> None:
         """Reset the idle time of in-flight entries so no one takes them over."""

@@ -18,7 +18,13 @@ from redis.asyncio import Redis
 
 from common.connection import EmbeddedRedis, connect
 from common.keys import RunKeys
-from tests.support import ROOT, RedisServer, start_redis_server
+from tests.support import (
+    ROOT,
+    RedisCluster,
+    RedisServer,
+    start_redis_cluster,
+    start_redis_server,
+)
 
 REQUIRE_REDIS = os.environ.get("SMS_REQUIRE_REDIS") == "1"
 
@@ -39,6 +45,33 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
         yield server
     finally:
         server.stop()
+
+
+def _redis_binary() -> str:
+    binary = shutil.which("redis-server")
+    if binary is None:
+        if REQUIRE_REDIS:
+            pytest.fail("SMS_REQUIRE_REDIS=1 but no redis-server binary is installed")
+        pytest.skip("no redis-server binary; install redis-server")
+    return binary
+
+
+@pytest.fixture(scope="session")
+def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
+    """A throwaway 3-master Redis Cluster for the session (appendonly on, so a master
+    restarted in a test keeps its data)."""
+    cluster = start_redis_cluster(
+        _redis_binary(), tmp_path_factory.mktemp("cluster"), extra=["--appendonly", "yes"]
+    )
+    try:
+        yield cluster
+    finally:
+        cluster.stop()
+
+
+@pytest.fixture
+def cluster_url(redis_cluster: RedisCluster) -> str:
+    return redis_cluster.url
 
 
 @pytest.fixture

@@ -104,3 +104,72 @@ def start_redis_server(binary: str, data_dir: Path, extra: list[str] | None = No
     server = RedisServer(binary, free_port(), data_dir, extra or [])
     server.start()
     return server
+
+
+@dataclass
+class RedisCluster:
+    """A throwaway Redis Cluster of ``masters`` redis-servers (no replicas) on free ports,
+    made with ``redis-cli --cluster create``; ``url`` names it for the roles."""
+
+    binary: str
+    data_dir: Path
+    masters: int = 3
+    extra: list[str] = field(default_factory=list)
+    nodes: list[RedisServer] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"redis+cluster://127.0.0.1:{self.nodes[0].port}/0"
+
+    def start(self, timeout: float = 20) -> None:
+        for _ in range(self.masters):
+            port = free_port()
+            folder = self.data_dir / str(port)
+            folder.mkdir(parents=True, exist_ok=True)
+            options = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]
+            node = RedisServer(self.binary, port, folder, [*options, *self.extra])
+            node.start()
+            self.nodes.append(node)
+        addresses = [f"127.0.0.1:{node.port}" for node in self.nodes]
+        cli = str(Path(self.binary).with_name("redis-cli"))
+        subprocess.run(
+            [cli, "--cluster", "create", *addresses, "--cluster-yes"],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_until(self._ok, timeout, "cluster_state:ok on every node")
+
+    def _ok(self) -> bool:
+        for node in self.nodes:
+            try:
+                info = str(redis.Redis(port=node.port).execute_command("CLUSTER", "INFO"))  # type: ignore[no-untyped-call]
+            except redis.RedisError:
+                return False
+            if "cluster_state:ok" not in info:
+                return False
+        return True
+
+    def restart(self, index: int) -> None:
+        """Stop one master and start it again on the same port (with whatever persistence
+        ``extra`` gives it), then wait for the cluster to be whole."""
+        node = self.nodes[index]
+        node.stop()
+        node.start()
+        wait_until(self._ok, 30, "the cluster back in order")
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+
+
+def start_redis_cluster(
+    binary: str, data_dir: Path, masters: int = 3, extra: list[str] | None = None
+) -> RedisCluster:
+    cluster = RedisCluster(binary, data_dir, masters, extra or [])
+    try:
+        cluster.start()
+    except BaseException:
+        cluster.stop()
+        raise
+    return cluster
