@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
+
+from redis.crc import key_slot
 
 GROUP = "senders"
 
@@ -51,13 +54,54 @@ META_FIELDS = (
 )
 
 
+SLOTS = 16384  # hash slots of a Redis Cluster
+
+
+def partition_tag(run: str, partition: int, partitions: int) -> str:
+    """The hash tag of one partition of a run: its slot falls in the partition's own share
+    of the slot space (the p-th of ``partitions`` equal parts), so a cluster whose masters
+    hold equal shares keeps the partitions on different masters. The same tag in every
+    role: it depends on the run's name and partition count only."""
+    low, high = partition * SLOTS // partitions, (partition + 1) * SLOTS // partitions
+    for attempt in itertools.count():
+        tag = f"{run}:{partition}" if attempt == 0 else f"{run}:{partition}:{attempt}"
+        if low <= key_slot(f"{{{tag}}}".encode()) < high:
+            return tag
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
 @dataclass(frozen=True)
 class RunKeys:
-    """The keys of one run. All share the hash tag ``{run}`` so a run lives in one slot."""
+    """The keys of one run, or of one partition of a run.
+
+    A run of one partition (the default) keeps every key under the hash tag ``{run}``, in
+    one slot. With ``partitions`` > 1 (issue 15), each partition's stream keys, bitmap,
+    counters and checkpoint (``outbox`` ... ``monitor``) share a tag of their own, and
+    the run-level keys (``run_meta``, ``senders``, ``account``) keep ``{run}``: every
+    script touches one partition, or the run, and stays in one slot.
+    """
 
     run: str
+    partition: int = 0
+    partitions: int = 1
+
+    def part(self, partition: int, partitions: int) -> RunKeys:
+        """The keys of one partition of this run."""
+        return RunKeys(self.run, partition, partitions)
+
+    def parts(self, partitions: int) -> list[RunKeys]:
+        return [self.part(p, partitions) for p in range(partitions)]
+
+    @property
+    def tag(self) -> str:
+        if self.partitions == 1:
+            return self.run
+        return partition_tag(self.run, self.partition, self.partitions)
 
     def _key(self, name: str) -> str:
+        return f"sms:{{{self.tag}}}:{name}"
+
+    def _run_key(self, name: str) -> str:
         return f"sms:{{{self.run}}}:{name}"
 
     @property
@@ -70,15 +114,12 @@ class RunKeys:
 
     @property
     def meta(self) -> str:
+        """This partition's counters (the run's own meta when it has one partition)."""
         return self._key("meta")
 
     @property
     def delivered(self) -> str:
         return self._key("delivered")
-
-    @property
-    def senders(self) -> str:
-        return self._key("senders")
 
     @property
     def dead(self) -> str:
@@ -89,11 +130,22 @@ class RunKeys:
         return self._key("monitor")
 
     @property
+    def run_meta(self) -> str:
+        """The run's meta: its id, parameters and (one partition) counters."""
+        return self._run_key("meta")
+
+    @property
+    def senders(self) -> str:
+        return self._run_key("senders")
+
+    @property
     def account(self) -> str:
         """The fleet-wide cap's token bucket (sender/account.lua)."""
-        return self._key("account")
+        return self._run_key("account")
 
-    def all(self) -> list[str]:
-        """Every key of the run, for ``sms-sim reset``."""
-        names = ("outbox", "results", "meta", "delivered", "senders", "dead", "monitor", "account")
-        return [self._key(n) for n in names]
+    def all(self, partitions: int = 1) -> list[str]:
+        """Every key of the run (of all its partitions), for ``sms-sim reset``."""
+        run_level = [self.run_meta, self.senders, self.account, self._run_key("summary")]
+        names = ("outbox", "results", "meta", "delivered", "dead", "monitor")
+        per_part = [getattr(part, n) for part in self.parts(partitions) for n in names]
+        return list(dict.fromkeys([*run_level, *per_part]))
