@@ -93,7 +93,12 @@ class RunKeys:
         """The fleet-wide cap's token bucket (sender/account.lua)."""
         return self._key("account")
 
+    @property
+    def summary(self) -> str:
+        """The finished run's JSON summary (monitor/history.py), for ``sms-sim runs``."""
+        return self._key("summary")
+
     def all(self) -> list[str]:
         """Every key of the run, for ``sms-sim reset``."""
         names = ("outbox", "results", "meta", "delivered", "senders", "dead", "monitor", "account")
-        return [self._key(n) for n in names]
+        return [self._key(n) for n in (*names, "summary")]
