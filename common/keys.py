@@ -143,9 +143,14 @@ class RunKeys:
         """The fleet-wide cap's token bucket (sender/account.lua)."""
         return self._run_key("account")
 
+    @property
+    def summary(self) -> str:
+        """The finished run's JSON summary (monitor/history.py), for ``sms-sim runs``."""
+        return self._run_key("summary")
+
     def all(self, partitions: int = 1) -> list[str]:
         """Every key of the run (of all its partitions), for ``sms-sim reset``."""
-        run_level = [self.run_meta, self.senders, self.account, self._run_key("summary")]
+        run_level = [self.run_meta, self.senders, self.account, self.summary]
         names = ("outbox", "results", "meta", "delivered", "dead", "monitor")
         per_part = [getattr(part, n) for part in self.parts(partitions) for n in names]
         return list(dict.fromkeys([*run_level, *per_part]))

@@ -140,6 +140,10 @@ class RunWrites:
     async def hset(self, key: str, field: str, value: str) -> None:
         await self._call(key, "HSET", field, value)
 
+    async def hset_many(self, key: str, mapping: dict[str, str]) -> None:
+        """Every field of ``mapping`` in one guarded write."""
+        await self._call(key, "HSET", *(x for pair in mapping.items() for x in pair))
+
     async def hincrby(self, key: str, field: str, by: int = 1) -> int:
         return int(await self._call(key, "HINCRBY", field, by))
 

@@ -18,6 +18,7 @@ from pydantic import (
     AliasChoices,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -171,19 +172,22 @@ class MonitorSettings(RoleSettings):
     plain: bool = False
     report: Path | None = None
     keep_results: bool = False
+    metrics_port: int | None = Field(default=None, ge=0, le=65535)  # 0: any free port
+    csv: Path | None = None
 
     @classmethod
     def env_name(cls, field: str) -> str:
         return "MONITOR_JSON" if field == "json_output" else super().env_name(field)
 
-    @field_validator("report")
+    @field_validator("report", "csv")
     @classmethod
-    def _writable(cls, path: Path | None) -> Path | None:
-        """Refuse at once a report path that cannot be written at the end."""
+    def _writable(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        """Refuse at once a report or CSV path that cannot be written."""
         if path is None:
             return None
         if path.is_dir():
-            raise ValueError(f"{path} is a directory; give a file name such as {path}/report.html")
+            name = "periods.csv" if info.field_name == "csv" else "report.html"
+            raise ValueError(f"{path} is a directory; give a file name such as {path}/{name}")
         folder = next((p for p in path.absolute().parents if p.exists()), None)
         if folder is None or not folder.is_dir() or not os.access(folder, os.W_OK):
             raise ValueError(f"cannot create {path}: {folder} is not a writable directory")

@@ -29,7 +29,9 @@ from common.logs import setup_logging
 from common.settings import MonitorSettings, ProducerSettings, RoleSettings
 from common.stop import install_stop_handlers
 from common.target import RedisTarget
+from launcher import runs, runs_text
 from launcher.simulate import LauncherSettings, Plan, plan, reset, simulate
+from monitor.outputs import open_outputs
 from monitor.summary import Snapshot, summary
 from monitor.views import make_view
 
@@ -75,6 +77,8 @@ def run_cmd(
     json_output: bool = option(M, "json_output", "Print the final summary as JSON.", "--json"),
     plain: bool = option(M, "plain", "One key=value line per report."),
     report: Path | None = option(M, "report", "Write a self-contained HTML report here."),
+    metrics_port: int | None = option(M, "metrics_port", "Serve Prometheus /metrics here."),
+    csv: Path | None = option(M, "csv", "Write one CSV row per report period here."),
 ) -> None:
     """Run producer, one sender per configured profile and the monitor in one process."""
     the_plan = _plan_or_exit(given(ctx))
@@ -104,7 +108,8 @@ def _plan_or_exit(flags: dict[str, object]) -> Plan:
 async def _simulate(the_plan: Plan) -> Snapshot | None:
     stop = asyncio.Event()
     install_stop_handlers(stop, PROG)
-    return await simulate(the_plan, make_view(the_plan.monitor.plain), stop)
+    with open_outputs(the_plan.monitor) as outputs:  # a port in use: exit 2 before the run
+        return await simulate(the_plan, outputs.around(make_view(the_plan.monitor.plain)), stop)
 
 
 @app.command("reset")
@@ -115,20 +120,65 @@ def reset_cmd(
 ) -> None:
     """Delete every key of a run."""
     opts = settings_or_exit(PROG, RoleSettings, given(ctx))
-    target = opts.target if opts.redis_url else None
-    if target is None:
-        fail(
-            PROG,
-            "reset needs --redis-url or REDIS_URL (the embedded Redis keeps nothing)",
-            EXIT_USAGE,
-        )
+    target = _named_server(opts, "reset")
     deleted = run_async(PROG, _reset(target, opts.run))
     print(f"run {opts.run!r}: deleted {deleted} key(s) on {target.display}")
+
+
+def _named_server(opts: RoleSettings, command: str) -> RedisTarget:
+    if opts.redis_url is None:
+        fail(
+            PROG,
+            f"{command} needs --redis-url or REDIS_URL (the embedded Redis keeps nothing)",
+            EXIT_USAGE,
+        )
+    return opts.target
 
 
 async def _reset(target: RedisTarget, run: str) -> int:
     async with client_for(target, "reset") as client:
         return await reset(client, RunKeys(run))
+
+
+@app.command("runs")
+def runs_cmd(
+    ctx: typer.Context,
+    redis_url: str | None = redis_option(),
+    json_output: bool = typer.Option(False, "--json", help="One JSON array on stdout."),
+) -> None:
+    """List the finished runs kept on a Redis server, newest first, with key figures."""
+    target = _named_server(settings_or_exit(PROG, RoleSettings, given(ctx)), "runs")
+    found = run_async(PROG, runs.stored_runs(target))
+    if json_output:
+        print(json.dumps([runs_text.as_json(stored) for stored in found]))
+    else:
+        print(runs_text.runs_text(found))
+
+
+@app.command("show")
+def show_cmd(
+    ctx: typer.Context,
+    run: str = typer.Argument(..., help="The run's name."),
+    redis_url: str | None = redis_option(),
+    json_output: bool = typer.Option(False, "--json", help="The summary as --json printed it."),
+) -> None:
+    """Print one finished run's summary."""
+    target = _named_server(settings_or_exit(PROG, RoleSettings, given(ctx)), "show")
+    (stored,) = run_async(PROG, runs.finished(target, run))
+    print(json.dumps(stored.summary) if json_output else runs_text.show_text(stored))
+
+
+@app.command("compare")
+def compare_cmd(
+    ctx: typer.Context,
+    run_a: str = typer.Argument(..., help="The first run."),
+    run_b: str = typer.Argument(..., help="The second run: differences are B - A."),
+    redis_url: str | None = redis_option(),
+) -> None:
+    """Print two finished runs side by side, with the differences."""
+    target = _named_server(settings_or_exit(PROG, RoleSettings, given(ctx)), "compare")
+    first, second = run_async(PROG, runs.finished(target, run_a, run_b))
+    print(runs_text.compare_text(first, second))
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -50,6 +50,10 @@ class LauncherSettings(RoleSettings):
     seed: int | None = None
 
 
+# The monitor's flags of ``sms-sim run`` (``--metrics-port`` and ``--csv``: monitor/outputs.py).
+MONITOR_FLAGS = ("json_output", "plain", "report", "metrics_port", "csv")
+
+
 @dataclass(frozen=True)
 class Plan:
     """Every role of one ``sms-sim run``, resolved before anything starts."""
@@ -79,7 +83,7 @@ def plan(flags: dict[str, Any]) -> Plan:
     shared = {"run": base.run, "redis_url": base.redis_url}
     producer_flags = {**shared, "seed": base.seed, "count": flags.get("count")}
     producer_flags["time_scale"] = flags.get("time_scale")
-    monitor_flags = {**shared, **{k: flags.get(k) for k in ("json_output", "plain", "report")}}
+    monitor_flags = {**shared, **{k: flags.get(k) for k in MONITOR_FLAGS}}
     return Plan(
         RedisTarget.for_launcher(base.redis_url, base.redis_give_up),
         cfg,

@@ -24,6 +24,7 @@ from common.connection import client_for
 from common.settings import MonitorSettings
 from common.stop import install_stop_handlers
 from monitor.main import Monitor
+from monitor.outputs import open_outputs
 from monitor.summary import Snapshot, summary
 from monitor.views import make_view
 
@@ -45,6 +46,8 @@ def monitor(
     plain: bool = option(M, "plain", "One key=value line per report."),
     report: Path | None = option(M, "report", "Write an HTML report here at the end."),
     keep_results: bool = option(M, "keep_results", "Keep the results stream (no trimming)."),
+    metrics_port: int | None = option(M, "metrics_port", "Serve Prometheus /metrics here."),
+    csv: Path | None = option(M, "csv", "Write one CSV row per report period here."),
 ) -> None:
     """Report sent, failed attempts, timings and per-sender figures until the run completes."""
     settings = settings_or_exit(PROG, MonitorSettings, given(ctx))
@@ -57,8 +60,10 @@ async def _main(settings: MonitorSettings) -> Snapshot | None:
     stop = asyncio.Event()
     install_stop_handlers(stop, PROG)
     target = settings.target
-    async with client_for(target, "monitor") as client:
-        return await Monitor(client, settings, make_view(settings.plain), target).watch(stop)
+    with open_outputs(settings) as outputs:  # a port in use: exit 2 before the run
+        view = outputs.around(make_view(settings.plain))
+        async with client_for(target, "monitor") as client:
+            return await Monitor(client, settings, view, target).watch(stop)
 
 
 def main(argv: list[str] | None = None) -> None:

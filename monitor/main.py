@@ -13,6 +13,7 @@ from common.keys import RunKeys
 from common.run import RunState, require_state, wait_for_run
 from common.settings import MonitorSettings
 from common.target import RedisTarget
+from monitor import history
 from monitor.html import write_report
 from monitor.reader import READ_COUNT, TOOK_OVER, ResultsReader
 from monitor.stall import LagWatch, StallWatch
@@ -75,6 +76,7 @@ class Monitor:
         await self.reader.save_checkpoint()
         self.view.finish(snap)
         self._write_report(snap)
+        await history.keep(self.client, self.keys, self.reader.run_id, snap)
         return snap
 
     def _write_report(self, snap: Snapshot) -> None:

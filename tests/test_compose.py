@@ -68,8 +68,13 @@ def services(compose: dict[str, Any]) -> dict[str, Any]:
 # --- structure -------------------------------------------------------------------------
 
 
+def default_stack(services: dict[str, Any]) -> dict[str, Any]:
+    """The services a plain `docker compose up` starts (those in no profile)."""
+    return {name: svc for name, svc in services.items() if not svc.get("profiles")}
+
+
 def test_compose_has_the_four_services_and_no_obsolete_version(compose: dict[str, Any]) -> None:
-    assert set(compose["services"]) == {"redis", "producer", "sender", "monitor"}
+    assert set(default_stack(compose["services"])) == {"redis", "producer", "sender", "monitor"}
     assert "version" not in compose  # the Compose Specification format
 
 
@@ -133,7 +138,9 @@ def test_the_readme_gives_the_monitor_live_view_as_a_run_command() -> None:
 
 def test_only_redis_publishes_a_port_and_only_on_loopback(services: dict[str, Any]) -> None:
     published = [
-        (name, _interpolate(p, {})) for name, svc in services.items() for p in svc.get("ports", [])
+        (name, _interpolate(p, {}))
+        for name, svc in default_stack(services).items()
+        for p in svc.get("ports", [])
     ]
     assert published == [("redis", f"127.0.0.1:{DEFAULT_HOST_PORT}:6379")]
 
@@ -333,6 +340,48 @@ def test_docker_compose_prepares_the_image_builder_before_its_users() -> None:
     assert len(builders) == 1
     users = [name for name in order if services[name].get("image") == "sms-sim:latest"]
     assert users[0] == builders[0] and set(users) == set(ROLES)
+
+
+# --- the observe profile (issue 14): Prometheus scraping the monitor ------------------
+
+METRICS_VARIABLE = "MONITOR_METRICS_PORT"
+PROMETHEUS_CONFIG = "/etc/prometheus/prometheus.yml"
+
+
+def test_the_observe_profile_adds_prometheus_scraping_the_monitor(
+    services: dict[str, Any],
+) -> None:
+    prom = services["prometheus"]
+    assert prom["profiles"] == ["observe"]  # not in the default stack
+    assert re.fullmatch(r"prom/prometheus:v[\d.]+", prom["image"])  # a pinned release
+    assert f"--config.file={PROMETHEUS_CONFIG}" in prom["command"]
+    mounts = {m.target: m for m in bind_mounts(prom)}
+    assert mounts[PROMETHEUS_CONFIG].source == "./observe/prometheus.yml"
+    assert mounts[PROMETHEUS_CONFIG].read_only
+    (port,) = prom["ports"]
+    assert _interpolate(port, {}) == "127.0.0.1:9090:9090"  # loopback only
+    assert _interpolate(port, {"SMS_PROMETHEUS_PORT": "9191"}) == "127.0.0.1:9191:9090"
+    config = yaml.safe_load((ROOT / "observe" / "prometheus.yml").read_text(encoding="utf-8"))
+    targets = [
+        t for job in config["scrape_configs"] for c in job["static_configs"] for t in c["targets"]
+    ]
+    assert targets == ["monitor:9464"]
+    # The monitor serves /metrics only when the variable is set: the default stack is unchanged.
+    monitor = services["monitor"]
+    assert METRICS_VARIABLE in monitor["environment"]
+    assert METRICS_VARIABLE not in service_env(monitor, shell={})
+    assert service_env(monitor, shell={METRICS_VARIABLE: "9464"})[METRICS_VARIABLE] == "9464"
+
+
+def test_the_readme_gives_the_observe_profile_its_port() -> None:
+    section = _readme_compose_section()
+    assert f"{METRICS_VARIABLE}=9464 docker compose --profile observe up" in section
+
+
+@pytest.mark.skipif(shutil.which("docker-compose") is None, reason="docker-compose not installed")
+def test_docker_compose_accepts_the_observe_profile() -> None:
+    config = yaml.safe_load(_docker_compose("--profile", "observe", "config", env=dict(os.environ)))
+    assert config["services"]["prometheus"]["profiles"] == ["observe"]
 
 
 def test_redis_host_rewrite_keeps_credentials_and_database() -> None:
