@@ -7,6 +7,9 @@
 -- ARGV[2] tokens    how many submissions to reserve
 -- ARGV[3] interval  microseconds between two submissions (real time)
 -- ARGV[4] burst     submissions that may go at once
+-- ARGV[5] wanted    when the first waiting submission wanted to start (microseconds since
+--                   the epoch): a slot's schedule runs up to a second behind real time
+--                   (see sender/schedule.py), so its tokens may be that far back too
 -- Returns the reserved tokens' times (microseconds since the epoch, on Redis's clock), in
 -- order: a sender starts one submission at each, or later. Error NORUN when the run is
 -- gone or was reset.
@@ -16,10 +19,11 @@ local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
 local n, interval = tonumber(ARGV[2]), tonumber(ARGV[3])
 local tolerance = (tonumber(ARGV[4]) - 1) * interval
-local tat = tonumber(redis.call('GET', KEYS[2])) or now
+local earliest = math.min(now, math.max(tonumber(ARGV[5]), now - 1000000))
+local tat = tonumber(redis.call('GET', KEYS[2])) or earliest
 local times = {}
 for i = 1, n do
-  local at = math.max(now, tat - tolerance)
+  local at = math.max(earliest, tat - tolerance)
   tat = math.max(tat, at) + interval
   times[i] = string.format('%d', at)
 end

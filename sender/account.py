@@ -64,14 +64,14 @@ class Account:
                 await self._serve(min(len(self._waiting), MAX_RESERVE))
 
     async def _serve(self, n: int) -> None:
-        times = await self._reserve(n)
         offset = self.epoch()
+        times = await self._reserve(n, round((self._waiting[0][0] + offset) * 1e6))
         for token in times:
             wanted, start = self._waiting.popleft()
             start(max(wanted, token / 1e6 - offset))
 
-    async def _reserve(self, n: int) -> list[int]:
-        args: list[str | int] = [self.run_id, n, self.interval_us, self.burst]
+    async def _reserve(self, n: int, wanted_us: int) -> list[int]:
+        args: list[str | int] = [self.run_id, n, self.interval_us, self.burst, wanted_us]
         try:
             reply = await self._script(keys=[self.keys.meta, self.keys.account], args=args)
         except ResponseError as exc:

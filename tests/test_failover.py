@@ -128,6 +128,8 @@ def test_redis_restart_with_appendonly_keeps_counts_exact(
     monitor = spawn("monitor", ["--json", "--report-period", "0.3", "--keep-results"], env)
     assert finish(spawn("producer", ["--count", str(total)], env))[0] == 0
     senders = [spawn("sender", [*FAST, "--name", f"s{i}"], env) for i in (1, 2)]
+    # Both senders up (a role that first meets Redis down rightly exits 1), and progress.
+    wait_until(lambda: r.hlen(keys.senders) == 2, timeout=20, what="both senders")
     wait_until(lambda: deliveries(r, keys).total() > 100, timeout=20, what="progress")
     aof_server.stop()
     time.sleep(0.5)
