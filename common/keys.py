@@ -29,6 +29,7 @@ META_TIME_SCALE = "time_scale"  # simulated seconds per real second
 META_INVALID_FRACTION = "invalid_fraction"  # share of undeliverable recipients
 META_ACCOUNT_RATE = "account_rate"  # fleet-wide cap, submissions per simulated second
 META_ACCOUNT_BURST = "account_burst"
+META_PARTITIONS = "partitions"  # the run's partitions (each with its keys and counters)
 # Bit i of the delivered bitmap is message (delivered_base + i)'s; every seq below the
 # base is settled (see sender/record.lua).
 META_DELIVERED_BASE = "delivered_base"
@@ -51,6 +52,7 @@ META_FIELDS = (
     META_INVALID_FRACTION,
     META_ACCOUNT_RATE,
     META_ACCOUNT_BURST,
+    META_PARTITIONS,
 )
 
 

@@ -26,6 +26,7 @@ MAX_SHAPE = 1_000_000.0
 MAX_TIME_SCALE = 100_000.0
 MAX_RATE = 1_000_000.0  # submissions per simulated second
 MAX_WINDOWS = 1000  # scheduled outage windows per profile
+MAX_PARTITIONS = 64
 
 
 def _no_bool(value: Any) -> Any:
@@ -47,6 +48,7 @@ Rate = Annotated[float, BeforeValidator(_no_bool), Field(gt=0, le=MAX_RATE)]
 Burst = Annotated[int, BeforeValidator(_no_bool), Field(ge=1, le=MAX_CONCURRENCY)]
 Scale = Annotated[float, BeforeValidator(_no_bool), Field(gt=0, le=MAX_TIME_SCALE)]
 Factor = Annotated[float, BeforeValidator(_no_bool), Field(ge=1, le=1000)]
+Partitions = Annotated[int, BeforeValidator(_no_bool), Field(ge=1, le=MAX_PARTITIONS)]
 
 
 class Strict(BaseModel):
@@ -154,6 +156,7 @@ class SimConfig(Strict):
     time_scale: Scale = 1.0
     invalid_fraction: Fraction = 0.0
     account: AccountCap | None = None
+    partitions: Partitions = 1
     senders: list[SenderProfile] | None = None
 
     @classmethod

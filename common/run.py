@@ -34,6 +34,7 @@ class RunState:
     invalid_fraction: float = 0.0
     account_rate: float | None = None
     account_burst: int = 1
+    partitions: int = 1
 
     @property
     def finished(self) -> int:
@@ -59,17 +60,31 @@ _FIELDS = (
     k.META_INVALID_FRACTION,
     k.META_ACCOUNT_RATE,
     k.META_ACCOUNT_BURST,
+    k.META_PARTITIONS,
+)
+# A partition's own counters (each partition of a run of several keeps them in its meta).
+_COUNTS = (
+    k.META_PRODUCED,
+    k.META_DELIVERED,
+    k.META_ABANDONED,
+    k.META_DEAD,
+    k.META_UNDELIVERABLE,
 )
 
 
 async def read_state(client: Redis, keys: RunKeys) -> RunState | None:
-    """The run's state, or None when it has no meta (not created yet, or gone)."""
-    values = await client.hmget(keys.meta, list(_FIELDS))
+    """The run's state, or None when it has no meta (not created yet, or gone). A run of
+    several partitions counts what every partition's meta counts."""
+    values = await client.hmget(keys.run_meta, list(_FIELDS))
     if values[1] is None:
         return None  # not created yet, or gone
-    counts = (int(v or 0) for v in values[1:8])
+    counts = [int(v or 0) for v in values[1:8]]
+    created, scale, invalid, account_rate, account_burst, partitions = values[8:]
+    parts = int(partitions or 1)
+    if parts > 1:
+        summed = await _partition_counts(client, keys, parts)
+        counts[1], counts[3], counts[4], counts[5], counts[6] = summed
     total, produced, done, delivered, abandoned, dead, undeliverable = counts
-    created, scale, invalid, account_rate, account_burst = values[8:]
     return RunState(
         total,
         produced,
@@ -84,7 +99,18 @@ async def read_state(client: Redis, keys: RunKeys) -> RunState | None:
         float(invalid or 0.0),
         float(account_rate) if account_rate else None,
         int(account_burst or 1),
+        parts,
     )
+
+
+async def _partition_counts(client: Redis, keys: RunKeys, parts: int) -> list[int]:
+    """produced, delivered, abandoned, dead letters, undeliverable: over every partition
+    (one command per partition: in a cluster each lives in a slot of its own)."""
+    summed = [0] * len(_COUNTS)
+    for part in keys.parts(parts):
+        for i, value in enumerate(await client.hmget(part.meta, list(_COUNTS))):
+            summed[i] += int(value or 0)
+    return summed
 
 
 async def require_state(client: Redis, keys: RunKeys, run_id: str) -> RunState:
@@ -149,6 +175,6 @@ class RunWrites:
 
     async def _call(self, key: str, *args: str | int) -> Any:
         try:
-            return await self._script(keys=[self.keys.meta, key], args=[self.run_id, *args])
+            return await self._script(keys=[self.keys.run_meta, key], args=[self.run_id, *args])
         except ResponseError as exc:
             raise translate(exc, self.keys.run) from None

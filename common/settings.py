@@ -35,6 +35,7 @@ from common.model import (
     Attempts,
     Count,
     Fraction,
+    Partitions,
     Period,
     Probability,
     Scale,
@@ -124,6 +125,7 @@ class ProducerSettings(RoleSettings):
     time_scale: Scale = Field(default=1.0, description="simulated seconds per real second")
     invalid_fraction: Fraction = 0.0
     account: AccountCap | None = None
+    partitions: Partitions = Field(default=1, description="shards of the run (Redis Cluster)")
 
     @classmethod
     def from_config(cls, cfg: SimConfig) -> dict[str, Any]:
@@ -132,6 +134,7 @@ class ProducerSettings(RoleSettings):
             "time_scale": cfg.time_scale,
             "invalid_fraction": cfg.invalid_fraction,
             "account": cfg.account,
+            "partitions": cfg.partitions,
         }
 
 

@@ -68,7 +68,7 @@ class Monitor:
             return None
         self.reader.run_id = state.id
         await self.reader.load_checkpoint()
-        self.created = float(await self.client.hget(self.keys.meta, k.META_CREATED) or 0)
+        self.created = float(await self.client.hget(self.keys.run_meta, k.META_CREATED) or 0)
         self.view.update(await self.snapshot(state))
         state = await self._follow(state, stop)
         state = await self._drain(state)

@@ -34,7 +34,7 @@ class Producer:
         """Create the run's meta and consumer group, or join the existing run."""
         s = self.settings
         config = s.model_dump(mode="json", include={"count", "seed", "max_backlog", "batch_size"})
-        params = RunParams(s.count, s.time_scale, s.invalid_fraction, s.account)
+        params = RunParams(s.count, s.time_scale, s.invalid_fraction, s.account, s.partitions)
         self.produced = await self.writer.open_run(params, config)
         await ensure_group(self.writer.client, self.writer.keys)
         if self.produced:

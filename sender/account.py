@@ -73,7 +73,7 @@ class Account:
     async def _reserve(self, n: int, wanted_us: int) -> list[int]:
         args: list[str | int] = [self.run_id, n, self.interval_us, self.burst, wanted_us]
         try:
-            reply = await self._script(keys=[self.keys.meta, self.keys.account], args=args)
+            reply = await self._script(keys=[self.keys.run_meta, self.keys.account], args=args)
         except ResponseError as exc:
             raise translate(exc, self.keys.run) from None
         return [int(t) for t in reply]

@@ -41,7 +41,7 @@ async def resolve_profile(
         )
     else:
         writes = RunWrites(client, keys, run_id or (await _current_id(client, keys)))
-        claim = await writes.hincrby(keys.meta, k.META_PROFILE_CLAIMS) - 1
+        claim = await writes.hincrby(keys.run_meta, k.META_PROFILE_CLAIMS) - 1
         base = settings.profiles[claim % len(settings.profiles)]
         logger.info(
             "claimed profile %d of %d from the config",
@@ -59,11 +59,15 @@ async def _current_id(client: Redis, keys: RunKeys) -> str:
 
 
 def complete_profile(base: SenderProfile, settings: SenderSettings) -> SenderProfile:
-    """``base`` with every optional part filled: flag > profile entry > global default."""
-    return SenderProfile(
-        mean_time=base.mean_time if settings.mean_time is None else settings.mean_time,
-        failure_rate=base.failure_rate if settings.failure_rate is None else settings.failure_rate,
-        shape=base.shape or settings.shape,
-        concurrency=settings.concurrency or base.concurrency,
-        max_attempts=settings.max_attempts or base.max_attempts,
-    )
+    """``base`` with the sender's own flags over it and the global shape filled in: flag >
+    profile entry > global default. Every other part of the profile (caps, outages,
+    backoff, timeout) is the profile's own."""
+    flags = {
+        "mean_time": settings.mean_time,
+        "failure_rate": settings.failure_rate,
+        "concurrency": settings.concurrency,
+        "max_attempts": settings.max_attempts,
+    }
+    given = {name: value for name, value in flags.items() if value is not None}
+    profile = base.model_copy(update={**given, "shape": base.shape or settings.shape})
+    return SenderProfile.model_validate(profile.model_dump())  # checked as a whole again

@@ -13,6 +13,9 @@
 --                    kind: fail | ok | abandon | undeliverable | malformed
 --                    extra: the latency (ok), or the reason
 -- ARGV[5] compact_at settled bits that leave the bitmap at once
+-- ARGV[6] partition  this partition's number, of
+-- ARGV[7] partitions the run's partitions: message seq is the partition's message
+--                    (seq - partition) / partitions, its bit and its count in this meta
 -- Returns one flag per outcome line ('1' counted; '0' a suppressed duplicate, a late
 -- settlement, or a line that names no entry); a replayed batch gets the flags of its
 -- first write. Error NORUN when the run's meta is gone or belongs to another incarnation.
@@ -24,6 +27,7 @@
 
 local outbox, results, delivered, meta, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local run_id, sender, batch, compact_at = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[5])
+local part, parts = tonumber(ARGV[6]) or 0, tonumber(ARGV[7]) or 1
 local payload = ARGV[4]
 local tag = BATCH_TAG .. sender
 if not same_run(meta, run_id) then return norun() end
@@ -64,11 +68,11 @@ end
 
 -- The flag of one outcome whose fields are in the senders' form (the pattern below).
 local function record(kind, id, seq, attempt, duration, late, ts, extra)
-  local n = tonumber(seq)
+  local n = (tonumber(seq) - part) / parts  -- the partition's own index of the message
   if kind == 'malformed' then
     dead_letter(id, seq, extra)
-  elseif n >= total then
-    dead_letter(id, seq, 'seq ' .. seq .. ' outside the run (0..' .. (total - 1) .. ')')
+  elseif n >= total or n % 1 ~= 0 then
+    dead_letter(id, seq, 'seq ' .. seq .. ' outside the run')
   elseif tonumber(attempt) < 1 then
     dead_letter(id, seq, 'invalid attempt ' .. attempt)
   elseif kind == 'fail' then
@@ -159,8 +163,9 @@ local function compact()
   if first then
     local fields = first[2]
     local seq = fields[1] == MSG.seq and tonumber(fields[2])
-    if not seq or seq > low then return end  -- not the producer's: wait until it is gone
-    low = seq
+    local index = seq and (seq - part) / parts
+    if not index or index > low then return end  -- not the producer's: wait until gone
+    low = index
   end
   local shift = low - base
   if shift < compact_at then return end

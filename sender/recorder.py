@@ -163,7 +163,15 @@ class Recorder:
             self.keys.meta,
             self.keys.dead,
         ]
-        args: list[str | int] = [self.run_id, self.sender, batch_id, payload, self.compact_at]
+        args: list[str | int] = [
+            self.run_id,
+            self.sender,
+            batch_id,
+            payload,
+            self.compact_at,
+            self.keys.partition,
+            self.keys.partitions,
+        ]
         reply = await self._script(keys=keys, args=args)
         return [flag == "1" for flag in str(reply)]
 

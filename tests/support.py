@@ -4,6 +4,7 @@ deadline, stopping a process, a synchronous client. Role processes: ``tests.proc
 from __future__ import annotations
 
 import contextlib
+import random
 import signal
 import socket
 import subprocess
@@ -106,6 +107,20 @@ def start_redis_server(binary: str, data_dir: Path, extra: list[str] | None = No
     return server
 
 
+def free_cluster_port() -> int:
+    """A free port whose cluster bus port (port + 10000) is free too, below 65536."""
+    for _ in range(200):
+        port = random.randint(20_000, 50_000)
+        try:
+            for candidate in (port, port + 10_000):
+                with socket.socket() as sock:
+                    sock.bind(("127.0.0.1", candidate))
+        except OSError:
+            continue
+        return port
+    raise RuntimeError("no free port pair for a cluster node")
+
+
 @dataclass
 class RedisCluster:
     """A throwaway Redis Cluster of ``masters`` redis-servers (no replicas) on free ports,
@@ -123,7 +138,7 @@ class RedisCluster:
 
     def start(self, timeout: float = 20) -> None:
         for _ in range(self.masters):
-            port = free_port()
+            port = free_cluster_port()
             folder = self.data_dir / str(port)
             folder.mkdir(parents=True, exist_ok=True)
             options = ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf"]

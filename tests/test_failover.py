@@ -153,13 +153,18 @@ def test_monitor_killed_twice_resumes_exact_totals(redis_url: str, run_name: str
     assert finish(spawn("producer", ["--count", str(total)], env))[0] == 0
     senders = [spawn("sender", [*FAST, "--name", f"s{i}"], env) for i in (1, 2)]
     for threshold in (100, 250):
+        saved = r.hget(keys.monitor, "last_id")
         monitor = spawn("monitor", ["--report-period", "0.1", "--keep-results"], env)
         wait_until(
             lambda t=threshold: deliveries(r, keys).total() > t,  # type: ignore[misc]
             timeout=20,
             what="progress",
         )
-        time.sleep(0.25)
+        wait_until(  # this monitor has saved a checkpoint of its own: killed after it
+            lambda s=saved: r.hget(keys.monitor, "last_id") not in (None, "0-0", s),  # type: ignore[misc]
+            timeout=20,
+            what="a checkpoint",
+        )
         monitor.process.send_signal(signal.SIGKILL)
         finish(monitor)
     final = spawn("monitor", ["--json", "--report-period", "0.1", "--keep-results"], env)

@@ -176,3 +176,28 @@ async def test_a_run_keeps_its_time_scale(client: Redis, keys: RunKeys) -> None:
         await produce_now(client, keys.run, 5, time_scale=2.0)
     state = await read_state(client, keys)
     assert state is not None and state.time_scale == 10.0
+
+
+def test_a_claimed_profile_keeps_its_caps_outages_and_backoff() -> None:
+    """A sender that takes a profile from the config (sms-sim run, or a claiming
+    sms-sender) runs the whole profile, its own flags over it."""
+    from common.model import SenderProfile  # noqa: PLC0415
+    from sender.profile import complete_profile  # noqa: PLC0415
+
+    base = SenderProfile.model_validate(
+        {
+            "mean_time": 1.0,
+            "failure_rate": 0.1,
+            "max_rate": 5,
+            "burst": 2,
+            "timeout": 7,
+            "mtbf": 100,
+            "mttr": 10,
+            "outages": [{"at": 5, "for": 1}],
+            "retry_backoff": {"initial": 1},
+        }
+    )
+    done = complete_profile(base, sender_settings("r", mean_time=None, failure_rate=0.3))
+    assert done.failure_rate == 0.3 and done.mean_time == 1.0 and done.shape == 10.0
+    expected = base.model_dump(exclude={"failure_rate", "shape"})
+    assert done.model_dump(exclude={"failure_rate", "shape"}) == expected
