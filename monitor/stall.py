@@ -85,8 +85,8 @@ class LagWatch:
     """Says once per sender when it runs behind its schedule.
 
     In a compressed run (time scale above 1), as soon as its recent lateness, in
-    simulated seconds, exceeds ``distorts`` of its configured mean: its attempts take
-    longer than configured, so the run is compressed past what this machine simulates
+    simulated seconds, exceeds ``distorts`` of its configured mean: its attempts end
+    later than configured, so the run is compressed past what this machine simulates
     faithfully. Otherwise when it is ``behind`` real seconds late: its process cannot keep
     up with the gateways it simulates (a slot's schedule catches up at most one second),
     so from there on the run is slower than the fleet would be."""
@@ -105,8 +105,8 @@ class LagWatch:
                 logger.warning(
                     "sender %s's attempts end %.3g s (simulated) behind their schedule, over "
                     "%.0f %% of its configured mean of %.3g s: the run is compressed (time "
-                    "scale %g) past what this machine simulates faithfully, so its results are "
-                    "slower than that fleet would be; lower time_scale",
+                    "scale %g) past what this machine simulates faithfully, so the times it "
+                    "records run late; lower time_scale",
                     beat.name,
                     beat.late * scale,
                     100 * self.distorts,
