@@ -3,14 +3,15 @@ in natural name order (vm-2 before vm-10)."""
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import dataclass, field
 
 from common.heartbeat import Heartbeat
 from common.histogram import LogHistogram
 from monitor.health import Interval, sender_status, up_interval
+from monitor.model import Yields, windows, yields
 from monitor.quantiles import Percentiles
+from monitor.series import Series
 from monitor.snapshot import Snapshot
 from monitor.stats import SenderStats
 
@@ -32,24 +33,18 @@ class SenderRow:
     failure_ratio: float | None  # observed, None before its first attempt
     share: float  # of all messages sent, 0..1
     attempt_time: Percentiles  # observed
-    rate: float | None  # predicted msg/s from its profile (inf: no delay; None: unknown)
+    rate: float | None  # predicted msg/s (simulated) from its profile (inf: no delay)
     up: Interval | None  # when it was up (epoch seconds), None without a heartbeat
+    yields: Yields | None  # what its profile predicts it does (None: unknown profile)
+    windows: tuple[Interval, ...]  # its scheduled outages, simulated seconds
     durations: LogHistogram = field(compare=False, repr=False)  # its attempt times
+    series: Series = field(compare=False, repr=False)  # its deliveries over time
 
 
 def natural_key(name: str) -> tuple[tuple[int | str, ...], str]:
     """``vm-2`` before ``vm-10``: digit runs compare as numbers, the rest as text."""
     parts = re.split(r"(\d+)", name)  # text, digits, text, ...: the kinds alternate
     return tuple(int(p) if i % 2 else p.lower() for i, p in enumerate(parts)), name
-
-
-def profile_rate(info: Heartbeat) -> float | None:
-    """Messages per second the profile predicts: ``concurrency * (1 - p) / mean``."""
-    if info.mean_time is None or info.failure_rate is None:
-        return None
-    if info.mean_time <= 0:
-        return math.inf
-    return info.concurrency * (1 - info.failure_rate) / info.mean_time
 
 
 def fleet(snap: Snapshot) -> list[SenderRow]:
@@ -70,6 +65,7 @@ def _row(name: str, snap: Snapshot) -> SenderRow:
     total_sent = snap.stats.sent
     durations = LogHistogram(seen.durations.rel_error)
     durations.merge(seen.durations)
+    model = yields(profile, snap.state.invalid_fraction)
     return SenderRow(
         name=name,
         status=sender_status(info, seen.last_ts, snap.now, snap.finished_at),
@@ -86,7 +82,10 @@ def _row(name: str, snap: Snapshot) -> SenderRow:
         failure_ratio=seen.failure_ratio if seen.attempts else None,
         share=seen.sent / total_sent if total_sent else 0.0,
         attempt_time=Percentiles.of(seen.durations),
-        rate=profile_rate(profile),
+        rate=None if model is None else model.rate,
         up=None if info is None else up_interval(info, snap.now, snap.created),
+        yields=model,
+        windows=windows(profile.profile),
         durations=durations,
+        series=seen.series,
     )

@@ -1,17 +1,20 @@
-"""Is a sender live, idle, gone or done? Judged from its heartbeat and its latest result;
-and when it was up (for the prediction over the run).
+"""Is a sender live, idle, in an outage, gone or done? Judged from its heartbeat and its
+latest result; and when it was up (for the prediction over the run).
 
 A sender rewrites its heartbeat (JSON in the run's senders hash) every second.
 
 - live: heartbeat at most ``FRESH`` seconds old, status "live", and work in flight or a
   result within the last ``RECENT_WORK`` seconds.
 - idle: up, but nothing in flight and nothing sent lately (or the heartbeat is late).
+- outage: up, heartbeat at most ``FRESH`` seconds old, and its gateway is down (a
+  scheduled outage window or a random outage, as its heartbeat says).
 - gone: status "stopped", or no heartbeat for more than ``GONE_AFTER`` seconds.
 - done: the run is complete and the sender was still up at its end (within ``FRESH``).
 """
 
 from __future__ import annotations
 
+from common import heartbeat
 from common.heartbeat import STOPPED, Heartbeat
 
 FRESH = 3.0  # seconds: a heartbeat this recent counts as fresh (3 missed beats)
@@ -20,9 +23,11 @@ RECENT_WORK = 3.0  # seconds: a result this recent counts as "sending"
 
 LIVE = "live"
 IDLE = "idle"
+OUTAGE = heartbeat.OUTAGE  # what the sender's heartbeat says then, too
 GONE = "gone"
 DONE = "done"
-STATUSES = (LIVE, IDLE, GONE, DONE)
+STATUSES = (LIVE, IDLE, OUTAGE, GONE, DONE)
+UP = frozenset({LIVE, IDLE, OUTAGE})  # serving the run at this moment
 
 Interval = tuple[float, float]
 
@@ -43,13 +48,17 @@ def up_interval(info: Heartbeat, now: float, since: float = 0.0) -> Interval:
 def sender_status(
     info: Heartbeat | None, last_result: float, now: float, finished_at: float | None = None
 ) -> str:
-    """``live``, ``idle`` or ``gone`` at time ``now`` (epoch seconds); ``done`` or ``gone``
-    once the run finished at ``finished_at``."""
+    """``live``, ``idle``, ``outage`` or ``gone`` at time ``now`` (epoch seconds); ``done``
+    or ``gone`` once the run finished at ``finished_at``."""
     if info is None:
         return GONE
     if finished_at is not None:
         return DONE if up_interval(info, now)[1] >= finished_at - FRESH else GONE
     if left(info, now):
         return GONE
+    if now - info.heartbeat > FRESH:
+        return IDLE
+    if info.status == OUTAGE:
+        return OUTAGE
     busy = info.inflight > 0 or now - last_result <= RECENT_WORK
-    return LIVE if now - info.heartbeat <= FRESH and info.status == LIVE and busy else IDLE
+    return LIVE if info.status == LIVE and busy else IDLE

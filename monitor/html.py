@@ -1,9 +1,10 @@
 """The HTML report (``--report PATH``): one self-contained file to attach to a ticket.
 
-Summary and percentile tables, throughput over time (by the results' own timestamps)
-against the fleet's prediction, the senders' table, and per sender the observed
-attempt-time distribution against the configured gamma curve. Inline CSS and SVG; no JS,
-no CDN.
+Summary and percentile tables; the messages delivered over simulated time, for the
+fleet and per gateway, against what the profiles predict; throughput over time (by the
+results' own timestamps) against the fleet's prediction; the senders' table; and per
+sender the observed attempt-time distribution against the configured gamma curve. Inline
+CSS and SVG; no JS, no CDN. In a compressed run every time is simulated, and says so.
 """
 
 from __future__ import annotations
@@ -12,14 +13,13 @@ import time
 from html import escape
 from pathlib import Path
 
-from common.format import duration
 from monitor import figures as fig
 from monitor.distribution import DEFAULT_SHAPE, density_bins, gamma_curve, x_range
 from monitor.fleet import SenderRow
 from monitor.quantiles import NAMES
-from monitor.report import LABELS, PERCENTILE_FIGURES, STATES, Report
+from monitor.report import PERCENTILE_FIGURES, STATES, Report
 from monitor.snapshot import Snapshot
-from monitor.svg import bars_and_curve, line_chart
+from monitor.svg import Line, bars_and_curve, line_chart, lines_chart
 
 CSS = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 60em; }
@@ -28,7 +28,11 @@ th, td { padding: 0.2em 0.8em; border-bottom: 1px solid #ddd; text-align: right;
 th:first-child, td:first-child { text-align: left; }
 svg text { font-size: 11px; fill: #333; }
 .note { color: #666; font-size: 0.9em; }
+.key { display: inline-block; width: 1.5em; height: 0.25em; vertical-align: middle; }
 """
+FLEET_COLOR, PREDICTED_COLOR = "#1f77b4", "#d62728"
+MAX_LINES = 12  # gateways with a line of their own in the deliveries chart
+GATEWAY_COLORS = ("#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22")
 
 
 def write_report(snap: Snapshot, path: Path) -> None:
@@ -45,11 +49,13 @@ def report_html(snap: Snapshot) -> str:
         "<h2>Summary</h2>",
         _summary_table(rep),
         _percentiles_table(rep),
+        "<h2>Delivered over time</h2>",
+        _delivered(rep),
         "<h2>Throughput over time</h2>",
         _throughput(rep),
         "<h2>Senders</h2>",
-        _senders_table(rep.senders),
-        *(_sender_section(row) for row in rep.senders),
+        _senders_table(rep),
+        *(_sender_section(row, rep.compressed) for row in rep.senders),
     ]
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -65,22 +71,25 @@ def _table(header: list[str] | None, rows: list[list[str]]) -> str:
 
 
 def _summary_table(rep: Report) -> str:
+    scale = rep.scale
     return _table(
         None,
         [
-            [LABELS[figure].text, value]
+            [rep.label(figure), value]
             for figure, value in (
-                ("elapsed", duration(rep.elapsed)),
+                ("elapsed", fig.span(rep.elapsed, scale, mark=True)),
+                ("predicted_completion", fig.left(rep.predicted_completion, scale)),
                 ("sent", f"{rep.sent} / {rep.total}"),
                 ("failed", str(rep.failed)),
                 ("attempts", str(rep.attempts)),
                 ("failure_ratio", fig.ratio(rep.failure_ratio)),
                 ("avg_attempt_time", fig.secs(rep.avg_attempt_time)),
                 ("avg_time_per_message", fig.secs(rep.avg_time_per_message)),
-                ("overall_rate", fig.rate(rep.overall_rate)),
-                ("predicted_rate", fig.rate(rep.predicted_rate)),
+                ("overall_rate", fig.rate(rep.overall_rate, scale)),
+                ("predicted_rate", fig.rate(rep.predicted_rate, scale)),
                 ("duplicates", str(rep.duplicates)),
                 ("abandoned", str(rep.abandoned)),
+                ("undeliverable", str(rep.undeliverable)),
                 ("dead_letters", str(rep.dead_letters)),
             )
         ],
@@ -92,19 +101,64 @@ def _percentiles_table(rep: Report) -> str:
     for figure in PERCENTILE_FIGURES:
         values = rep.percentiles(figure)
         cells = [fig.secs(v) for v in values.values()] if values else [fig.MISSING] * len(NAMES)
-        rows.append([LABELS[figure].text, *cells])
+        rows.append([rep.label(figure), *cells])
     return _table(["percentiles", *NAMES], rows)
 
 
+def _seconds_axis(rep: Report) -> str:
+    return ("simulated " if rep.compressed else "") + "seconds since the run's start"
+
+
+def _delivered(rep: Report) -> str:
+    """Messages delivered over simulated time: the fleet, each gateway, the prediction."""
+    shown = _busiest(rep)
+    gateways = [
+        (name, GATEWAY_COLORS[i % len(GATEWAY_COLORS)], points)
+        for i, (name, points) in enumerate(p for p in rep.delivered_by if p[0] in shown)
+    ]
+    lines = [Line(points, color, 1.25) for _, color, points in gateways]
+    lines += [Line(rep.expected, PREDICTED_COLOR, dashed=True), Line(rep.delivered, FLEET_COLOR)]
+    x_max = max([rep.elapsed, *(x for x, _ in rep.expected)])
+    title = "messages delivered over time"
+    chart = lines_chart(lines, title, _seconds_axis(rep), "messages delivered", x_max=x_max)
+    keys = [(FLEET_COLOR, "the fleet"), (PREDICTED_COLOR, "predicted (dashed)")]
+    keys += [(color, name) for name, color, _ in gateways]
+    legend = " ".join(
+        f'<span class="key" style="background:{color}"></span> {escape(name)}'
+        for color, name in keys
+    )
+    took = fig.span(rep.elapsed, rep.scale)
+    predicted = fig.left(rep.predicted_completion, rep.scale)
+    note = (
+        "Messages delivered since the run's start, by when each delivery was recorded: the"
+        " fleet and each gateway. Dashed: what the profiles predict (throughput caps, the"
+        " account cap, outage windows and random outages, failure rates and undeliverable"
+        f" numbers). {rep.label('predicted_completion')}: {predicted};"
+        f" the run {'took' if rep.complete else 'has run'} {took}."
+    )
+    if not rep.expected:
+        note += " No prediction is drawn: unbounded (a mean time of 0) or no profile known."
+    if len(shown) < len(rep.delivered_by):
+        note += f" One line each for the {len(shown)} gateways that delivered most."
+    return f'{chart}<p class="note">{legend}</p><p class="note">{escape(note)}</p>'
+
+
+def _busiest(rep: Report) -> set[str]:
+    """The gateways that get a line: all of them, or the MAX_LINES that delivered most."""
+    ranked = sorted(rep.senders, key=lambda row: -row.sent)
+    return {row.name for row in ranked[:MAX_LINES]}
+
+
 def _throughput(rep: Report) -> str:
-    title, x_label = "throughput over time", "seconds since the run's start"
+    title, x_label = "throughput over time", _seconds_axis(rep)
+    y_label = "msg/s (simulated)" if rep.compressed else "msg/s"
     chart = line_chart(
-        rep.throughput, title, x_label, "msg/s", reference=rep.predicted, x_max=rep.elapsed
+        rep.throughput, title, x_label, y_label, reference=rep.predicted, x_max=rep.elapsed
     )
     note = (
         "Blue: messages delivered per second, by when each delivery was recorded. "
         "Dashed red: the rate the profiles predict for the senders up at each moment"
-        f" ({LABELS['predicted_rate'].text}: {fig.rate(rep.predicted_rate)})."
+        f" ({rep.label('predicted_rate')}: {fig.rate(rep.predicted_rate, rep.scale)})."
     )
     if not rep.predicted:
         note += " No prediction is drawn: unbounded (a mean time of 0) or no profile known."
@@ -116,10 +170,12 @@ def _throughput(rep: Report) -> str:
     return f'{chart}<p class="note">{escape(note)}</p>'
 
 
-def _senders_table(rows: tuple[SenderRow, ...]) -> str:
-    header = ["sender", "status", "slots", "predicted rate", "cfg mean", "cfg failure rate"]
-    header += ["sent", "share", "failed attempts", "obs mean attempt", "obs failure ratio"]
-    header += [f"attempt {name}" for name in NAMES] + ["error"]
+def _senders_table(rep: Report) -> str:
+    sim = " (simulated)" if rep.compressed else ""
+    header = ["sender", "status", "slots", f"predicted rate{sim}", f"cfg mean{sim}"]
+    header += ["cfg failure rate", "sent", "share", "failed attempts", f"obs mean attempt{sim}"]
+    header += ["obs failure ratio"]
+    header += [f"attempt {name}{sim}" for name in NAMES] + ["error"]
     return _table(
         header,
         [
@@ -138,12 +194,12 @@ def _senders_table(rows: tuple[SenderRow, ...]) -> str:
                 *(fig.secs(v) if r.attempts else fig.MISSING for v in r.attempt_time.values()),
                 r.error,
             ]
-            for r in rows
+            for r in rep.senders
         ],
     )
 
 
-def _sender_section(row: SenderRow) -> str:
+def _sender_section(row: SenderRow, compressed: bool) -> str:
     seen = row.durations
     shape = row.shape or DEFAULT_SHAPE
     x_max = x_range(seen, row.mean_time, shape)
@@ -163,7 +219,8 @@ def _sender_section(row: SenderRow) -> str:
     bars = density_bins(seen, x_max)
     curve = gamma_curve(row.mean_time or 0.0, shape, x_max)
     title = f"{row.name}: attempt time"
-    chart = bars_and_curve(bars, curve, title, "attempt time (s)", "density")
+    x_label = "attempt time (simulated s)" if compressed else "attempt time (s)"
+    chart = bars_and_curve(bars, curve, title, x_label, "density")
     return (
         f'<section class="sender"><h3>{escape(row.name)}</h3>{chart}'
         f'<p class="note">Bars: {escape(observed)}. Red curve: {escape(configured)}.</p>'

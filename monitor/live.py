@@ -29,15 +29,14 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from common.format import duration
 from monitor import figures as fig
 from monitor.fleet import SenderRow
-from monitor.health import DONE, GONE, IDLE, LIVE
+from monitor.health import DONE, GONE, IDLE, LIVE, OUTAGE, UP
 from monitor.quantiles import NAMES
-from monitor.report import LABELS, PERCENTILE_FIGURES, STATES, Report
+from monitor.report import PERCENTILE_FIGURES, STATES, Report
 from monitor.snapshot import Snapshot
 
-STATUS_STYLE = {LIVE: "green", IDLE: "yellow", GONE: "red", DONE: "blue"}
+STATUS_STYLE = {LIVE: "green", IDLE: "yellow", OUTAGE: "magenta", GONE: "red", DONE: "blue"}
 WIDE = 100  # columns of a dashboard drawn for no terminal in particular
 EDGE = 2  # columns left free at the right of the dashboard (see above)
 FRAME = 4  # columns the panel's borders and padding take
@@ -68,7 +67,8 @@ def render(
     body = Group(*_spaced(parts, blank))
     state = STATES[rep.state(final=False)]
     run = escape(rep.run)
-    title = f"[b]sms-sim[/b]  run [b]{run}[/b]  {state}  elapsed {duration(rep.elapsed)}"
+    elapsed = escape(fig.span(rep.elapsed, rep.scale, mark=True))
+    title = f"[b]sms-sim[/b]  run [b]{run}[/b]  {state}  elapsed {elapsed}"
     subtitle = escape(f"redis {rep.url or '?'}")
     return Panel(body, title=title, title_align="left", subtitle=subtitle, width=width - EDGE)
 
@@ -150,32 +150,34 @@ def _fit(width: int, layouts: dict[int, list[tuple[str, str]]]) -> Table:
     raise ValueError("no layout")
 
 
-def _short(figure: str, value: str) -> tuple[str, str]:
-    return LABELS[figure].short, value
+def _short(rep: Report, figure: str, value: str) -> tuple[str, str]:
+    return rep.label(figure, short=True), value
 
 
 def _rates(rep: Report, width: int) -> Table:
     """Each measured rate beside its prediction; each finish time under its rate."""
-    current = _short("rate", fig.rate(rep.rate))
-    now = _short("predicted_now", fig.rate(rep.predicted_now))
-    overall = _short("overall_rate", fig.rate(rep.overall_rate))
-    predicted = _short("predicted_rate", fig.rate(rep.predicted_rate))
-    eta = _short("eta", fig.left(rep.eta))
-    finish = _short("predicted_finish", fig.finish(rep.now, rep.predicted_eta))
+    scale = rep.scale
+    current = _short(rep, "rate", fig.rate(rep.rate, scale))
+    now = _short(rep, "predicted_now", fig.rate(rep.predicted_now, scale))
+    overall = _short(rep, "overall_rate", fig.rate(rep.overall_rate, scale))
+    predicted = _short(rep, "predicted_rate", fig.rate(rep.predicted_rate, scale))
+    eta = _short(rep, "eta", fig.left(rep.eta, scale))
+    finish = _short(rep, "predicted_finish", fig.finish(rep.now, rep.predicted_eta, scale))
     by_kind = [current, now, overall, predicted, eta, finish]
     return _fit(width, {3: [current, now, eta, overall, predicted, finish], 2: by_kind, 1: by_kind})
 
 
 def _totals(rep: Report, width: int) -> Table:
     pairs = [
-        _short("failed", str(rep.failed)),
-        _short("attempts", str(rep.attempts)),
-        _short("failure_ratio", fig.ratio(rep.failure_ratio)),
-        _short("avg_attempt_time", fig.secs(rep.avg_attempt_time)),
-        _short("avg_time_per_message", fig.secs(rep.avg_time_per_message)),
-        _short("duplicates", str(rep.duplicates)),
-        _short("abandoned", str(rep.abandoned)),
-        _short("dead_letters", str(rep.dead_letters)),
+        _short(rep, "failed", str(rep.failed)),
+        _short(rep, "attempts", str(rep.attempts)),
+        _short(rep, "failure_ratio", fig.ratio(rep.failure_ratio)),
+        _short(rep, "avg_attempt_time", fig.secs(rep.avg_attempt_time)),
+        _short(rep, "avg_time_per_message", fig.secs(rep.avg_time_per_message)),
+        _short(rep, "duplicates", str(rep.duplicates)),
+        _short(rep, "abandoned", str(rep.abandoned)),
+        _short(rep, "undeliverable", str(rep.undeliverable)),
+        _short(rep, "dead_letters", str(rep.dead_letters)),
     ]
     return _fit(width, {3: pairs, 2: pairs, 1: pairs})
 
@@ -185,9 +187,9 @@ def _percentiles(rep: Report, short: bool) -> Table:
     grid.add_column(style="dim", no_wrap=True)
     for _ in NAMES:
         grid.add_column(justify="right", no_wrap=True)
-    grid.add_row("", *NAMES)
+    grid.add_row("simulated" if rep.compressed and short else "", *NAMES)
     for figure in PERCENTILE_FIGURES:
-        label = LABELS[figure].short if short else LABELS[figure].text
+        label = rep.label(figure, short)
         values = rep.percentiles(figure)
         cells = [fig.secs(v) for v in values.values()] if values else [fig.MISSING] * len(NAMES)
         grid.add_row(label, *cells)
@@ -210,7 +212,7 @@ def _status(row: SenderRow) -> str:
 
 
 def _slots(row: SenderRow) -> str:
-    busy = str(row.inflight) if row.status in {LIVE, IDLE} else fig.MISSING
+    busy = str(row.inflight) if row.status in UP else fig.MISSING
     return f"{busy}/{row.concurrency}"
 
 
@@ -291,22 +293,25 @@ def summary_table(snap: Snapshot, width: int = WIDE) -> RenderableType:
     table = Table(title=title, show_header=False, box=None)
     table.add_column(style="bold")
     table.add_column(justify="right")
+    scale = rep.scale
     for figure, value in (
         ("state", STATES[rep.state(final=True)]),
-        ("elapsed", duration(rep.elapsed)),
+        ("elapsed", fig.span(rep.elapsed, scale, mark=True)),
+        ("predicted_completion", fig.left(rep.predicted_completion, scale)),
         ("sent", f"{rep.sent} / {rep.total}"),
         ("failed", str(rep.failed)),
         ("attempts", str(rep.attempts)),
         ("failure_ratio", fig.ratio(rep.failure_ratio)),
         ("avg_attempt_time", fig.secs(rep.avg_attempt_time)),
         ("avg_time_per_message", fig.secs(rep.avg_time_per_message)),
-        ("overall_rate", fig.rate(rep.overall_rate)),
-        ("predicted_rate", fig.rate(rep.predicted_rate)),
+        ("overall_rate", fig.rate(rep.overall_rate, scale)),
+        ("predicted_rate", fig.rate(rep.predicted_rate, scale)),
         ("duplicates", str(rep.duplicates)),
         ("abandoned", str(rep.abandoned)),
+        ("undeliverable", str(rep.undeliverable)),
         ("dead_letters", str(rep.dead_letters)),
     ):
-        table.add_row(LABELS[figure].text, value)
+        table.add_row(rep.label(figure), escape(value))
     senders = _senders(rep.senders, width, final=True)
     return Group(table, "", _percentiles(rep, short=False), "", senders, *_errors(rep.senders))
 

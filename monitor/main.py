@@ -19,7 +19,6 @@ from monitor.reader import READ_COUNT, TOOK_OVER, ResultsReader
 from monitor.stall import LagWatch, StallWatch
 from monitor.stats import Stats
 from monitor.summary import Snapshot
-from monitor.timeline import Timeline
 from monitor.views import View, close_view
 
 logger = logging.getLogger(__name__)
@@ -45,7 +44,6 @@ class Monitor:
         self.created = 0.0
         self.stall = StallWatch(after=max(2 * settings.report_period, STALL_AFTER))
         self.lag = LagWatch()
-        self.timeline = Timeline()
 
     @property
     def stats(self) -> Stats:
@@ -108,7 +106,7 @@ class Monitor:
                 snap = await self.snapshot(state)
                 self.view.update(snap)
                 await self.stall.check(self.client, self.stats.attempts, snap.senders)
-                self.lag.check(snap.senders)
+                self.lag.check(snap.senders, state.time_scale)
                 await self.reader.save_checkpoint()
                 next_report = max(next_report + period, loop.time())
         return state
@@ -124,14 +122,13 @@ class Monitor:
         return state
 
     def _complete(self, state: RunState) -> bool:
-        """Done when every message is delivered (as counted here) or abandoned."""
-        return state.done and self.stats.sent + state.abandoned >= state.total
+        """Done when every message is delivered (as counted here), abandoned or
+        undeliverable."""
+        settled = self.stats.sent + state.abandoned + state.undeliverable
+        return state.done and settled >= state.total
 
     async def snapshot(self, state: RunState) -> Snapshot:
         senders = await self.reader.senders()
         now = time.time()
-        self.timeline.record(now, self.stats.sent)
         url = self.target.display
-        return Snapshot(
-            self.keys.run, state, self.stats, senders, self.created, now, url, self.timeline
-        )
+        return Snapshot(self.keys.run, state, self.stats, senders, self.created, now, url)

@@ -26,3 +26,7 @@ class Percentiles:
 
     def values(self) -> tuple[float, float, float]:
         return self.p50, self.p95, self.p99
+
+    def times(self, factor: float) -> Percentiles:
+        """Each value times ``factor`` (real seconds into simulated ones)."""
+        return Percentiles(self.p50 * factor, self.p95 * factor, self.p99 * factor)

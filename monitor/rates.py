@@ -1,28 +1,30 @@
-"""Rates and finish times: measured (last 10 s, overall) and predicted from the profiles.
+"""Rates and finish times, per simulated second: measured (the last 10 s, overall) and
+predicted from the profiles (``monitor/model.py``).
 
-A sender with ``concurrency`` slots, mean attempt time ``mean`` and failure rate ``p``
-delivers on average ``concurrency * (1 - p) / mean`` messages per second (each message
-takes ``1 / (1 - p)`` attempts). Two predictions follow the fleet:
-
-- over the run: each sender's rate weighted by how long it was up within the run's window
-  (from the run's creation to its end, or to now), the figure to compare with the overall
-  rate; a sender that was not up during the window counts for nothing;
-- now: the senders up at this moment (live or idle), which the predicted finish uses.
-
-A mean time of 0 makes a prediction unbounded (inf).
+- rate (last 10 s): deliveries over the last ``RATE_WINDOW`` real seconds of the run's
+  window, from the deliveries' own timestamps (the monitor's checkpointed time series),
+  so a restarted monitor catching up shows no spike;
+- predicted overall: the fleet's mean delivery rate over the run so far, as it was (each
+  sender for the time it was up, nothing inside its outage windows, under the account
+  cap): the figure to compare with the overall rate;
+- predicted now: the fleet's delivery rate at this moment (the senders up now);
+- predicted finish: when the senders up now settle the remaining messages;
+- predicted completion: when the fleet over time settles every message of the run,
+  from its start.
 """
 
 from __future__ import annotations
 
-import itertools
-import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from monitor.clock import Clock
 from monitor.fleet import SenderRow
-from monitor.health import IDLE, LIVE
+from monitor.health import DONE, UP
+from monitor.model import Member, Segment, completion, mean_rate, rate_at, segments
 from monitor.snapshot import Snapshot
-from monitor.svg import Point
+
+RATE_WINDOW = 10.0  # real seconds: "rate (last 10 s)" is measured over this window
 
 
 @dataclass(frozen=True)
@@ -31,62 +33,25 @@ class Rates:
     overall: float  # msg/s since the run was created
     predicted: float  # msg/s the fleet predicts over the run (inf: unbounded)
     predicted_now: float | None  # msg/s the senders up now predict; None once complete
-    remaining: int  # messages neither delivered nor abandoned
+    remaining: int  # messages neither delivered, abandoned nor undeliverable
     eta: float | None  # seconds left at the measured rate (None: no rate yet)
-    predicted_eta: float | None  # seconds left at the predicted rate of the senders up now
+    predicted_eta: float | None  # seconds left as the senders up now predict
+    predicted_completion: float | None  # seconds from the start to the last message settled
+    segments: tuple[Segment, ...]  # the fleet's predicted rates over time
 
 
-def _total(rates: Iterable[float]) -> float:
-    """A sum in which one unbounded rate makes the whole unbounded."""
-    total = 0.0
-    for rate in rates:
-        if math.isinf(rate):
-            return math.inf
-        total += rate
-    return total
-
-
-def predicted_now(rows: Iterable[SenderRow]) -> float:
-    """The expected msg/s of the senders up now (live or idle)."""
-    return _total(r.rate for r in rows if r.rate is not None and r.status in {LIVE, IDLE})
-
-
-def rate_at(rows: Iterable[SenderRow], t: float) -> float:
-    """The expected msg/s of the senders up at ``t`` (epoch seconds)."""
-    return _total(r.rate for r in rows if r.rate is not None and r.up and r.up[0] <= t <= r.up[1])
-
-
-def predicted_over(rows: Sequence[SenderRow], start: float, end: float) -> float:
-    """The expected msg/s over [start, end]: each sender's rate weighted by the share of
-    the window it was up; the fleet at ``end`` when the window has no length yet."""
-    if end <= start:
-        return rate_at(rows, end)
-    weighted = []
+def members(rows: Sequence[SenderRow], clock: Clock) -> list[Member]:
+    """The senders with a known profile and a heartbeat, in simulated time; those still
+    up (or done) stay up from here on."""
+    found = []
     for row in rows:
-        if row.rate is None or row.up is None:
+        if row.yields is None or row.up is None:
             continue
-        overlap = min(row.up[1], end) - max(row.up[0], start)
-        if overlap > 0:
-            weighted.append(math.inf if math.isinf(row.rate) else row.rate * overlap)
-    return _total(weighted) / (end - start)
-
-
-def predicted_steps(rows: Sequence[SenderRow], start: float, end: float) -> list[Point]:
-    """The fleet's expected msg/s over [start, end] as a step line, x in seconds since
-    ``start``; empty when unbounded or when no sender with a profile was up."""
-    known = [r for r in rows if r.rate is not None and r.up is not None]
-    edges = {start, end}
-    for row in known:
-        assert row.up is not None
-        edges |= {min(max(t, start), end) for t in row.up}
-    cuts = sorted(edges)
-    points: list[Point] = []
-    for a, b in itertools.pairwise(cuts):
-        level = rate_at(known, (a + b) / 2)
-        if math.isinf(level):
-            return []
-        points += [(a - start, level), (b - start, level)]
-    return points if any(y for _, y in points) else []
+        start, end = clock.sim(row.up[0]), clock.sim(row.up[1])
+        if row.status in UP or row.status == DONE:
+            end = float("inf")
+        found.append(Member(row.yields, (start, end), row.windows))
+    return found
 
 
 def seconds_left(remaining: int, rate: float | None) -> float | None:
@@ -95,19 +60,26 @@ def seconds_left(remaining: int, rate: float | None) -> float | None:
     return remaining / rate if rate and rate > 0 else None
 
 
-def rates(snap: Snapshot, rows: Sequence[SenderRow]) -> Rates:
-    remaining = max(snap.state.total - snap.stats.sent - snap.state.abandoned, 0)
-    if snap.state.complete:
+def rates(snap: Snapshot, rows: Sequence[SenderRow], clock: Clock) -> Rates:
+    state = snap.state
+    segs = segments(members(rows, clock), state.account_rate)
+    remaining = max(state.total - snap.stats.sent - state.abandoned - state.undeliverable, 0)
+    if state.complete:
         remaining = 0
-    current = snap.timeline.rate
-    overall = snap.throughput
-    now = None if snap.state.complete else predicted_now(rows)
+    since = max(snap.end - RATE_WINDOW, snap.created) if snap.created else snap.end - RATE_WINDOW
+    current = clock.rate(snap.stats.series.rate_over(since, snap.end))
+    elapsed = clock.span(snap.elapsed)
+    overall = snap.stats.sent / elapsed if elapsed > 0 else 0.0
+    now = None if state.complete else rate_at(segs, elapsed)
+    finish = completion(segs, remaining, elapsed)
     return Rates(
         current=current,
         overall=overall,
-        predicted=predicted_over(rows, snap.created or snap.end, snap.end),
+        predicted=mean_rate(segs, 0.0, elapsed),
         predicted_now=now,
         remaining=remaining,
         eta=seconds_left(remaining, current or overall),
-        predicted_eta=seconds_left(remaining, now),
+        predicted_eta=None if finish is None else finish - elapsed,
+        predicted_completion=completion(segs, state.total),
+        segments=tuple(segs),
     )

@@ -6,8 +6,10 @@ whenever more than ``MAX_BUCKETS`` buckets hold counts: memory stays bounded how
 the run, and bucket edges stay aligned so doubling is exact. The series travels in the
 monitor's checkpoint, so a monitor started late or restarted sees the whole run.
 
-From it come the throughput chart and the delivery-time percentiles (time from the run's
-start until a share of the delivered messages had arrived).
+From it come the throughput chart, the deliveries over time, the rate of the last
+seconds, and the delivery-time percentiles (time from the run's start until a share of
+the delivered messages had arrived). Each sender keeps a coarser one of its own
+(``SENDER_BUCKETS``), for its line in the report.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from typing import Any
 
 BASE_WIDTH = 0.125  # seconds; a power of two, so every doubling is exact
 MAX_BUCKETS = 512
+SENDER_BUCKETS = 64  # a sender's own series: one line of a chart
 SPAN = 64  # buckets a slice may span and still be cut at the edges
+FEW = 8  # stamps bucketed one by one: cheaper than sorting and cutting so few
 CHART_POINTS = 60  # steps a chart of the whole run shows, at most
 MIN_STEP = 0.5  # seconds: a chart's shortest step (shorter ones show mostly noise)
 
@@ -26,8 +30,9 @@ Point = tuple[float, float]
 
 
 class Series:
-    def __init__(self, width: float = BASE_WIDTH) -> None:
+    def __init__(self, width: float = BASE_WIDTH, limit: int = MAX_BUCKETS) -> None:
         self.width = width
+        self.limit = limit  # buckets holding counts, at most
         self.counts: dict[int, int] = {}
         self.total = 0
 
@@ -41,8 +46,10 @@ class Series:
         if not stamps:
             return
         width, counts = self.width, self.counts
-        first, last = math.floor(min(stamps) / width), math.floor(max(stamps) / width)
-        if last - first > SPAN:
+        first = last = 0
+        if len(stamps) > FEW:
+            first, last = math.floor(min(stamps) / width), math.floor(max(stamps) / width)
+        if len(stamps) <= FEW or last - first > SPAN:
             for ts in stamps:
                 index = math.floor(ts / width)
                 counts[index] = counts.get(index, 0) + 1
@@ -55,7 +62,7 @@ class Series:
                     counts[index] = counts.get(index, 0) + upto - done
                     done = upto
         self.total += len(stamps)
-        while len(self.counts) > MAX_BUCKETS:
+        while len(self.counts) > self.limit:
             self._coarsen()
 
     def _coarsen(self) -> None:
@@ -96,6 +103,30 @@ class Series:
             out.append(((lo + hi) / 2 - start, count / max(hi - lo, width)))
         return out
 
+    def rate_over(self, start: float, end: float) -> float:
+        """Deliveries per second over [start, end] (epoch seconds); a bucket that begins
+        before ``start`` counts in proportion to its part after it."""
+        if end <= start:
+            return 0.0
+        width, count = self.width, 0.0
+        for index in range(math.floor(start / width), math.floor(end / width) + 1):
+            n = self.counts.get(index)
+            if not n:
+                continue
+            low, high = index * width, min((index + 1) * width, end)
+            count += n if low >= start else n * (high - start) / (high - low)
+        return count / (end - start)
+
+    def cumulative(self, start: float) -> list[Point]:
+        """(seconds since ``start``, deliveries so far) at the end of each bucket, from
+        (0, 0)."""
+        points: list[Point] = [(0.0, 0.0)]
+        seen = 0
+        for begin, count in self.buckets():
+            seen += count
+            points.append((max(begin + self.width - start, 0.0), float(seen)))
+        return points
+
     def time_to(self, share: float, start: float) -> float:
         """Seconds from ``start`` until ``share`` (0..1) of the deliveries had arrived,
         interpolated within the bucket that holds that rank; 0 when empty."""
@@ -111,11 +142,12 @@ class Series:
         return max(self.buckets()[-1][0] + self.width - start, 0.0)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"w": self.width, "n": self.total, "b": {str(i): c for i, c in self.counts.items()}}
+        counts = {str(i): c for i, c in self.counts.items()}
+        return {"w": self.width, "n": self.total, "b": counts, "m": self.limit}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Series:
-        series = cls(float(data["w"]))
+        series = cls(float(data["w"]), int(data.get("m", MAX_BUCKETS)))
         series.counts = {int(i): int(c) for i, c in data["b"].items()}
         series.total = int(data["n"])
         return series

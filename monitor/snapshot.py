@@ -6,14 +6,15 @@ are computed once per snapshot, whoever shows them.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from common.heartbeat import Heartbeat
 from common.run import RunState
+from monitor.clock import Clock
 from monitor.stats import Stats
-from monitor.timeline import Timeline
 
 if TYPE_CHECKING:
     from monitor.report import Report
@@ -30,7 +31,6 @@ class Snapshot:
     created: float = 0.0
     now: float = 0.0
     url: str = ""  # the Redis URL, password masked
-    timeline: Timeline = field(default_factory=Timeline)
 
     @property
     def finished_at(self) -> float | None:
@@ -44,11 +44,15 @@ class Snapshot:
 
     @property
     def elapsed(self) -> float:
+        """Real seconds from the run's creation to the end of its window so far."""
         return max(self.end - self.created, 0.0) if self.created else 0.0
 
     @property
-    def throughput(self) -> float:
-        return self.stats.sent / self.elapsed if self.elapsed > 0 else 0.0
+    def clock(self) -> Clock:
+        """The run's simulated time (0 at its creation; the end of its window when the
+        creation time is unknown)."""
+        scale = self.state.time_scale
+        return Clock(self.created or self.end, scale if 0 < scale < math.inf else 1.0)
 
     @cached_property
     def report(self) -> Report:

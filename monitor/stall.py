@@ -1,5 +1,7 @@
 """Why a run stopped moving, when the monitor can see it: Redis out of memory, senders
-reporting a problem in their heartbeats, or no sender at work."""
+reporting a problem in their heartbeats, every gateway in an outage, or no sender at
+work; and when senders fall behind their schedules (a run compressed further than this
+machine can simulate faithfully, or a process that cannot keep up)."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ import time
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from common.heartbeat import Heartbeat, working
+from common.heartbeat import OUTAGE, Heartbeat, working
+from monitor.health import GONE_AFTER
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +28,13 @@ async def why_stalled(client: Redis, beats: dict[str, Heartbeat]) -> str | None:
     errors = sorted({f"{b.name}: {b.error}" for b in beats.values() if b.error})
     if errors:
         return "senders report: " + "; ".join(errors[:3])
-    if beats and working(beats, time.time()) == 0:
+    now = time.time()
+    if beats and working(beats, now) == 0:
+        if any(b.status == OUTAGE and now - b.heartbeat <= GONE_AFTER for b in beats.values()):
+            return (
+                "every gateway that is up is in an outage (scheduled or random): sending "
+                "resumes when its outage ends"
+            )
         return "no sender is working on this run (every heartbeat stopped or stale)"
     if not beats:
         return "no sender has joined this run yet (start sms-sender)"
@@ -68,21 +77,43 @@ class StallWatch:
             self._said = reason
 
 
-BEHIND = 0.25  # seconds: a sender this far behind its schedule cannot keep up for long
+BEHIND = 0.25  # real seconds: a sender this far behind its schedule cannot keep up for long
+DISTORTS = 0.02  # lateness beyond this share of the configured mean distorts a compressed run
 
 
 class LagWatch:
-    """Says once per sender when it runs behind its schedule: its process cannot keep up
-    with the gateways it simulates (a slot's schedule catches up at most one second), so
-    from there on the run is slower than the fleet would be."""
+    """Says once per sender when it runs behind its schedule.
 
-    def __init__(self, behind: float = BEHIND) -> None:
+    In a compressed run (time scale above 1), as soon as its recent lateness, in
+    simulated seconds, exceeds ``distorts`` of its configured mean: its attempts end
+    later than configured, so the run is compressed past what this machine simulates
+    faithfully. Otherwise when it is ``behind`` real seconds late: its process cannot keep
+    up with the gateways it simulates (a slot's schedule catches up at most one second),
+    so from there on the run is slower than the fleet would be."""
+
+    def __init__(self, behind: float = BEHIND, distorts: float = DISTORTS) -> None:
         self.behind = behind
+        self.distorts = distorts
         self._said: set[str] = set()
 
-    def check(self, beats: dict[str, Heartbeat]) -> None:
+    def check(self, beats: dict[str, Heartbeat], scale: float = 1.0) -> None:
         for beat in beats.values():
-            if beat.late >= self.behind and beat.name not in self._said:
+            if beat.name in self._said:
+                continue
+            if scale > 1 and self._distorted(beat, scale):
+                self._said.add(beat.name)
+                logger.warning(
+                    "sender %s's attempts end %.3g s (simulated) behind their schedule, over "
+                    "%.0f %% of its configured mean of %.3g s: the run is compressed (time "
+                    "scale %g) past what this machine simulates faithfully, so the times it "
+                    "records run late; lower time_scale",
+                    beat.name,
+                    beat.late * scale,
+                    100 * self.distorts,
+                    beat.mean_time,
+                    scale,
+                )
+            elif beat.late >= self.behind:
                 self._said.add(beat.name)
                 logger.warning(
                     "sender %s runs %.0f ms behind its schedule: its process cannot keep up "
@@ -91,3 +122,7 @@ class LagWatch:
                     beat.name,
                     beat.late * 1000,
                 )
+
+    def _distorted(self, beat: Heartbeat, scale: float) -> bool:
+        mean = beat.mean_time
+        return mean is not None and mean > 0 and beat.late * scale > self.distorts * mean

@@ -5,7 +5,8 @@
 - attempts = sent + failed_attempts + duplicates.
 - avg time/attempt: mean duration of all attempts; avg time/message: all attempt time
   divided by sent (sender time per delivered message, retries included).
-- series: the deliveries over time, by when each was recorded (``monitor/series.py``).
+- series: the deliveries over time, by when each was recorded (``monitor/series.py``);
+  each sender keeps a coarser one of its own.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 from common import results as r
 from common.histogram import LogHistogram
 from common.results import Result
-from monitor.series import Series
+from monitor.series import SENDER_BUCKETS, Series
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +32,7 @@ class SenderStats:
     durations: LogHistogram = field(default_factory=LogHistogram)
     last_ts: float = 0.0  # when this sender's latest result was written
     late_total: float = 0.0  # seconds its attempts ended after they were due, summed
+    series: Series = field(default_factory=lambda: Series(limit=SENDER_BUCKETS))
 
     @property
     def attempts(self) -> int:
@@ -57,6 +59,7 @@ class SenderStats:
             "durations": self.durations.to_dict(),
             "ts": self.last_ts,
             "late": self.late_total,
+            "series": self.series.to_dict(),
         }
 
     @classmethod
@@ -68,6 +71,7 @@ class SenderStats:
             LogHistogram.from_dict(data["durations"]),
             float(data.get("ts", 0.0)),
             float(data.get("late", 0.0)),
+            Series.from_dict(data["series"]) if "series" in data else Series(limit=SENDER_BUCKETS),
         )
 
 
@@ -81,6 +85,7 @@ class _Batch:
     duplicates: int = 0
     ts: list[float] = field(default_factory=list)  # when each attempt was recorded
     late: float = 0.0  # the attempts' lateness, summed
+    delivered: list[float] = field(default_factory=list)  # when each delivery was recorded
 
     @property
     def last(self) -> float:
@@ -145,6 +150,7 @@ def _slice(
                 batch.duplicates += 1
             else:
                 batch.sent += 1
+                batch.delivered.append(ts_value)
                 delivered.append(ts_value)
                 if extra == latency:
                     latencies.append(float(f[_EXTRA]))
@@ -222,6 +228,8 @@ class Stats:
         stats.failed += batch.failed
         stats.duplicates += batch.duplicates
         stats.late_total += batch.late
+        if batch.delivered:
+            stats.series.add_many(batch.delivered)
         last_ts = batch.last
         if last_ts > stats.last_ts:
             stats.last_ts = last_ts
@@ -248,6 +256,7 @@ class Stats:
             stats.duplicates += 1
         else:
             stats.sent += 1
+            stats.series.add(ts)
             self.series.add(ts)
             if latency is not None:
                 self.latency.add(latency)

@@ -29,7 +29,8 @@ class Frame:
 
 
 def _num(value: float) -> str:
-    return f"{value:.3g}"
+    """A tick label: three digits, whole numbers from 1000 (no ``1e+03``)."""
+    return f"{value:.3g}" if abs(value) < 1000 else f"{value:.0f}"
 
 
 def nice_step(top: float, ticks: int = 4) -> float:
@@ -75,7 +76,9 @@ def _ticks(top: float) -> list[float]:
 
 def _polyline(frame: Frame, points: Sequence[Point], color: str, extra: str = "") -> str:
     coords = " ".join(f"{frame.x(x):.1f},{frame.y(y):.1f}" for x, y in points)
-    return f'<polyline fill="none" stroke="{color}" stroke-width="2" {extra}points="{coords}"/>'
+    if "stroke-width" not in extra:
+        extra = f'stroke-width="2" {extra}'
+    return f'<polyline fill="none" stroke="{color}" {extra}points="{coords}"/>'
 
 
 def _svg(css_class: str, title: str, parts: list[str]) -> str:
@@ -106,6 +109,34 @@ def line_chart(
     if points:
         parts.append(_polyline(frame, points, "#1f77b4"))
     return _svg("timeline", title, parts)
+
+
+@dataclass(frozen=True)
+class Line:
+    """One line of a chart with several."""
+
+    points: Sequence[Point]
+    color: str
+    width: float = 2.0
+    dashed: bool = False
+
+
+def lines_chart(
+    lines: Sequence[Line], title: str, x_label: str, y_label: str, *, x_max: float | None = None
+) -> str:
+    """Several lines on one frame, drawn in order (the last on top), on an x axis to
+    ``x_max`` (by default the furthest point)."""
+    every = [pt for line in lines for pt in line.points]
+    y_top = max([y for _, y in every] + [1e-9])
+    x_top = x_max if x_max else max([x for x, _ in every] + [1e-9])
+    frame = nice_frame(x_top, y_top * 1.05)
+    parts = _axes(frame, x_label, y_label)
+    for line in lines:
+        if line.points:
+            extra = f'stroke-width="{line.width:g}" '
+            extra += 'stroke-dasharray="6 4" ' if line.dashed else ""
+            parts.append(_polyline(frame, line.points, line.color, extra))
+    return _svg("delivered", title, parts)
 
 
 def bars_and_curve(

@@ -7,7 +7,6 @@ import math
 import sys
 from typing import Protocol, TextIO, runtime_checkable
 
-from common.format import duration
 from monitor import figures as fig
 from monitor.fleet import SenderRow
 from monitor.live import LiveView
@@ -43,11 +42,17 @@ def make_view(plain: bool, *, tty: bool | None = None) -> View:
 
 
 def plain_line(snap: Snapshot) -> str:
-    """One compact ``key=value`` line: no spaces inside values, no escape codes."""
+    """One compact ``key=value`` line: no spaces inside values, no escape codes. In a
+    compressed run it says ``times=simulated`` and the time scale, and gives the real
+    elapsed time and ETA beside the simulated ones."""
     rep = snap.report
-    fields: dict[str, object] = {
-        "run": _token(rep.run),
-        _key("elapsed"): f"{rep.elapsed:.1f}s",
+    fields: dict[str, object] = {"run": _token(rep.run)}
+    if rep.compressed:
+        fields |= {"times": "simulated", "time_scale": f"{rep.scale:g}"}
+    fields[_key("elapsed")] = f"{rep.elapsed:.1f}s"
+    if rep.compressed:
+        fields["elapsed_real"] = f"{rep.elapsed_real:.1f}s"
+    fields |= {
         _key("sent"): f"{rep.sent}/{rep.total}",
         "pct": f"{100.0 * rep.sent / rep.total if rep.total else 100.0:.1f}",
         _key("rate"): f"{rep.rate:.1f}/s",
@@ -55,6 +60,10 @@ def plain_line(snap: Snapshot) -> str:
         _key("predicted_rate"): _per_s(rep.predicted_rate),
         _key("predicted_now"): _per_s(rep.predicted_now),
         _key("eta"): _seconds(rep.eta, ".1f"),
+    }
+    if rep.compressed:
+        fields["eta_real"] = _seconds(None if rep.eta is None else rep.eta / rep.scale, ".1f")
+    fields |= {
         _key("failed"): rep.failed,
         _key("attempts"): rep.attempts,
         _key("failure_ratio"): fig.ratio(rep.failure_ratio),
@@ -69,6 +78,7 @@ def plain_line(snap: Snapshot) -> str:
     fields |= {
         _key("duplicates"): rep.duplicates,
         _key("abandoned"): rep.abandoned,
+        _key("undeliverable"): rep.undeliverable,
         _key("dead_letters"): rep.dead_letters,
         **rep.statuses,
     }
@@ -109,30 +119,34 @@ class PlainView:
 def final_text(snap: Snapshot) -> str:
     """The final summary as plain text: every figure, then one line per sender."""
     rep = snap.report
+    scale = rep.scale
     pairs = [
-        (LABELS["sent"].text, f"{rep.sent} / {rep.total}"),
-        (LABELS["failed"].text, str(rep.failed)),
-        (LABELS["attempts"].text, str(rep.attempts)),
-        (LABELS["failure_ratio"].text, fig.ratio(rep.failure_ratio)),
-        (LABELS["avg_attempt_time"].text, f"{rep.avg_attempt_time:.4f} s"),
-        (LABELS["avg_time_per_message"].text, f"{rep.avg_time_per_message:.4f} s"),
-        (LABELS["overall_rate"].text, fig.rate(rep.overall_rate)),
-        (LABELS["predicted_rate"].text, fig.rate(rep.predicted_rate)),
-        (LABELS["duplicates"].text, str(rep.duplicates)),
-        (LABELS["abandoned"].text, str(rep.abandoned)),
-        (LABELS["dead_letters"].text, str(rep.dead_letters)),
-        ("percentiles", " / ".join(NAMES)),
+        ("predicted_completion", fig.left(rep.predicted_completion, scale)),
+        ("sent", f"{rep.sent} / {rep.total}"),
+        ("failed", str(rep.failed)),
+        ("attempts", str(rep.attempts)),
+        ("failure_ratio", fig.ratio(rep.failure_ratio)),
+        ("avg_attempt_time", f"{rep.avg_attempt_time:.4f} s"),
+        ("avg_time_per_message", f"{rep.avg_time_per_message:.4f} s"),
+        ("overall_rate", fig.rate(rep.overall_rate, scale)),
+        ("predicted_rate", fig.rate(rep.predicted_rate, scale)),
+        ("duplicates", str(rep.duplicates)),
+        ("abandoned", str(rep.abandoned)),
+        ("undeliverable", str(rep.undeliverable)),
+        ("dead_letters", str(rep.dead_letters)),
     ]
+    lines = [(rep.label(figure), value) for figure, value in pairs]
+    lines.append(("percentiles", " / ".join(NAMES)))
     for figure in PERCENTILE_FIGURES:
         values = rep.percentiles(figure)
         shown = " / ".join(f"{v:.4f}" for v in values.values()) + " s" if values else fig.MISSING
-        pairs.append((LABELS[figure].text, shown))
-    width = max(len(label) for label, _ in pairs) + 2
+        lines.append((rep.label(figure), shown))
+    width = max(len(label) for label, _ in lines) + 2
     state = "complete" if rep.complete else "stopped"
-    lines = [f"run {rep.run!r} {state} in {duration(rep.elapsed)}"]
-    lines += [f"  {label:<{width}}{value}" for label, value in pairs]
-    lines += [f"  {_sender_line(row)}" for row in rep.senders]
-    return "\n".join(lines)
+    text = [f"run {rep.run!r} {state} in {fig.span(rep.elapsed, scale, mark=True)}"]
+    text += [f"  {label:<{width}}{value}" for label, value in lines]
+    text += [f"  {_sender_line(row)}" for row in rep.senders]
+    return "\n".join(text)
 
 
 def _sender_line(row: SenderRow) -> str:

@@ -33,7 +33,6 @@ from monitor.series import MAX_BUCKETS, Series
 from monitor.snapshot import Snapshot
 from monitor.stats import Stats
 from monitor.summary import summary
-from monitor.timeline import Timeline
 from monitor.views import PlainView, final_text, plain_line
 from tests.test_monitor_view import NOW, info, recorded, sample_snapshot
 
@@ -122,7 +121,6 @@ def test_while_running_now_and_overall_are_told_apart() -> None:
 
 def test_a_monitor_started_after_the_end_says_one_predicted_rate() -> None:
     snap = left_mid_run(complete=True, now=START + 400)
-    snap = Snapshot(**{**snap.__dict__, "timeline": Timeline()})
     out = io.StringIO()
     PlainView(out).finish(snap)
     shown = re.findall(
@@ -150,9 +148,7 @@ def steady(rate: float, seconds: float) -> list[float]:
 def test_a_report_made_after_the_end_charts_the_run() -> None:
     stats = Stats()
     delivered(stats, "gw-a", steady(40, 46))
-    timeline = Timeline()
-    timeline.record(START + 400, stats.sent)  # the monitor looked once, long after
-    snap = run_snapshot(stats, complete=True, now=START + 400, timeline=timeline)
+    snap = run_snapshot(stats, complete=True, now=START + 400)  # looked once, long after
     points = snap.report.throughput
     assert max(x for x, _ in points) <= 46
     inner = [rate for x, rate in points if 2 < x < 44]
@@ -170,13 +166,14 @@ def test_after_a_monitor_restart_the_chart_has_no_spike() -> None:
     delivered(resumed, "gw-a", times[:1200])  # 20 s in: checkpoint, restart, catch up
     resumed = Stats.from_dict(json.loads(json.dumps(resumed.to_dict())))
     delivered(resumed, "gw-a", times[1200:])
-    timeline = Timeline()
-    timeline.record(START + 30, 1200)
-    timeline.record(START + 32, 2400)
-    restarted = run_snapshot(resumed, complete=True, now=START + 40, timeline=timeline)
+    restarted = run_snapshot(resumed, complete=True, now=START + 40)
     watched = run_snapshot(whole, complete=True, now=START + 40)
     assert restarted.report.throughput == watched.report.throughput
     assert max(rate for _, rate in restarted.report.throughput) <= 60 * 1.05
+    # the rate of the last 10 s too: by the deliveries' own times, not by when the
+    # restarted monitor counted 1,200 of them at once
+    assert restarted.report.rate == watched.report.rate == pytest.approx(60, rel=0.01)
+    assert "rate=60.0/s" in plain_line(restarted)
 
 
 def test_an_old_checkpoint_without_a_series_still_loads() -> None:

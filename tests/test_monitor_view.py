@@ -31,11 +31,9 @@ from monitor.health import FRESH, GONE, GONE_AFTER, IDLE, LIVE, RECENT_WORK, sen
 from monitor.html import report_html
 from monitor.live import LiveView, render, summary_table
 from monitor.main import Monitor
-from monitor.rates import predicted_now, predicted_over, rates
 from monitor.report import LABELS
 from monitor.stats import Stats
 from monitor.summary import Snapshot, summary
-from monitor.timeline import Timeline
 from monitor.views import PlainView, final_text, make_view, plain_line
 from tests.support import ROOT
 
@@ -69,9 +67,6 @@ def sample_stats() -> Stats:
 
 
 def sample_snapshot(**kw: Any) -> Snapshot:
-    timeline = Timeline()
-    for t in range(0, 21, 2):  # 0.5 msg/s over the whole run
-        timeline.record(NOW - 20 + t, t // 2)
     senders = {
         "gw-a": info("gw-a"),
         "gw-b": info("gw-b", mean_time=0.2, failure_rate=0.2, concurrency=2, inflight=0),
@@ -85,7 +80,6 @@ def sample_snapshot(**kw: Any) -> Snapshot:
         "created": NOW - 20,
         "now": NOW,
         "url": "redis://ops:***@redis.internal:6379/0",
-        "timeline": timeline,
     }
     return Snapshot(**{**base, **kw})
 
@@ -129,10 +123,10 @@ def test_dashboard_shows_every_figure_at_width_100() -> None:
     # over the run: gw-c (5 msg/s) too, up for 19.5 of the 20 s
     assert re.search(r"predicted overall\s+17\.9 msg/s", text)
     assert re.search(r"p50\s+p95\s+p99", text)
-    assert re.search(r"rate \(last 10 s\)\s+0\.5 msg/s", text)
+    assert re.search(r"rate \(last 10 s\)\s+0\.6 msg/s", text)  # 6 delivered 1 s ago
     assert re.search(r"failure ratio\s+28\.6%", text)  # 4 of 14 attempts
     assert re.search(r"duplicates suppressed\s+1\b", text)
-    assert re.search(r"ETA\s+3m00s", text)  # 90 left at 0.5 msg/s
+    assert re.search(r"ETA\s+2m30s", text)  # 90 left at 0.6 msg/s
 
 
 def test_dashboard_has_one_row_per_sender_with_status_and_share() -> None:
@@ -237,11 +231,11 @@ def test_plain_line_is_key_value_without_escape_codes() -> None:
     assert fields["pct"] == "9.0"
     assert fields["failed_attempts"] == "4"
     assert fields["attempts"] == "14"
-    assert fields["rate"] == "0.5/s"
+    assert fields["rate"] == "0.6/s"
     assert fields["pred_rate"] == "17.9/s"  # over the run: gw-c was up 19.5 of 20 s
     assert fields["pred_now"] == "13.0/s"
     assert fields["fail_ratio"] == "28.6%"
-    assert fields["eta"] == "180.0s"
+    assert fields["eta"] == "150.0s"
     assert fields["dups"] == "1"
     assert fields["abandoned"] == "1"
     assert (fields["live"], fields["idle"], fields["gone"], fields["done"]) == ("1", "1", "1", "0")
@@ -327,40 +321,42 @@ def test_heartbeat_json_is_parsed_and_garbage_is_survived() -> None:
 
 
 def test_predicted_rate_now_sums_the_senders_that_are_up() -> None:
-    rows = fleet(sample_snapshot())
-    assert math.isclose(predicted_now(rows), 13.0)
+    rep = sample_snapshot().report
+    assert rep.predicted_now is not None and math.isclose(rep.predicted_now, 13.0)
     # over the whole window gw-c (gone since NOW - 0.5) counts for the time it was up
-    assert math.isclose(predicted_over(rows, NOW - 20, NOW), 13.0 + 5 * 19.5 / 20)
+    assert math.isclose(rep.predicted_rate, 13.0 + 5 * 19.5 / 20)
 
 
 def test_a_zero_delay_sender_makes_the_prediction_unbounded() -> None:
     snap = sample_snapshot(senders={"gw-a": info("gw-a", mean_time=0.0)})
-    assert math.isinf(predicted_now(fleet(snap)))
+    assert snap.report.predicted_now == math.inf
     assert "pred_rate=unbounded" in plain_line(snap)
     assert "pred_now=unbounded" in plain_line(snap)
 
 
 def test_eta_uses_the_recent_rate_and_the_predicted_finish_the_profiles() -> None:
-    r = rates(sample_snapshot(), fleet(sample_snapshot()))
+    r = sample_snapshot().report
     assert r.remaining == 90  # 100 - 9 sent - 1 abandoned
-    assert math.isclose(r.current, 0.5)
-    assert r.eta is not None and math.isclose(r.eta, 180.0)
+    assert math.isclose(r.rate, 0.6)
+    assert r.eta is not None and math.isclose(r.eta, 150.0)
     assert r.predicted_eta is not None and math.isclose(r.predicted_eta, 90 / 13)
 
 
 def test_no_rate_yet_means_no_eta() -> None:
-    snap = sample_snapshot(timeline=Timeline(), created=0.0)
-    r = rates(snap, fleet(snap))
-    assert r.current == 0.0 and r.eta is None
+    snap = sample_snapshot(now=NOW + 100, created=0.0)  # nothing delivered lately
+    r = snap.report
+    assert r.rate == 0.0 and r.eta is None
     assert "eta=-" in plain_line(snap)
 
 
 def test_current_rate_covers_the_last_ten_seconds() -> None:
-    timeline = Timeline()
-    for t in range(31):  # 10 msg/s for 20 s, then 1 msg/s
-        timeline.record(1000.0 + t, 10 * t if t <= 20 else 200 + (t - 20))
-    assert math.isclose(timeline.rate, 1.0)
-    assert len(timeline.recent) <= 12
+    stats = Stats()
+    stamps = [NOW - 30 + i / 10 for i in range(200)]  # 10 msg/s for 20 s, then 1 msg/s
+    stamps += [NOW - 10 + 0.5 + i for i in range(10)]
+    for ts in stamps:
+        stats.count("gw-a", 0.1, ts, True, False, 0.5)
+    snap = sample_snapshot(stats=stats, created=NOW - 30)
+    assert math.isclose(snap.report.rate, 1.0)
 
 
 # -- the JSON summary --------------------------------------------------------------------
