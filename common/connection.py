@@ -109,7 +109,11 @@ RAW_COMMANDS = ("XREAD", "XREADGROUP", "XAUTOCLAIM", "XCLAIM")
 def raw_streams(client: Redis) -> Redis:
     """A client sharing ``client``'s connections whose stream-reading replies stay raw:
     entries keep their flat ``[field, value, ...]`` lists, no dict per entry. Hot paths
-    parse those themselves; ``client`` itself is left as it was."""
+    parse those themselves; ``client`` itself is left as it was. A cluster client applies
+    replies' callbacks on each node, out of a clone's reach: it is returned as it is (its
+    replies are flattened by ``flat_entries``)."""
+    if isinstance(client, RedisCluster):
+        return client
     clone = copy.copy(client)
     clone.response_callbacks = copy.copy(client.response_callbacks)
     for command in RAW_COMMANDS:

@@ -11,7 +11,13 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from redis.exceptions import BusyLoadingError, OutOfMemoryError
+from redis.exceptions import (
+    BusyLoadingError,
+    ClusterDownError,
+    MasterDownError,
+    OutOfMemoryError,
+    TryAgainError,
+)
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -23,6 +29,9 @@ TRANSIENT = (
     RedisTimeoutError,
     BusyLoadingError,
     OutOfMemoryError,
+    ClusterDownError,  # a cluster failing over, or a master restarting
+    MasterDownError,
+    TryAgainError,
     ConnectionError,
     OSError,
 )

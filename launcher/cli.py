@@ -74,6 +74,12 @@ def run_cmd(
         "Simulated seconds per real second (default: the config's time_scale, else 1).",
         show_default=False,
     ),
+    partitions: int | None = option(
+        ProducerSettings,
+        "partitions",
+        "Partitions of the run, for a Redis Cluster (default: the config's, else 1).",
+        show_default=False,
+    ),
     json_output: bool = option(M, "json_output", "Print the final summary as JSON.", "--json"),
     plain: bool = option(M, "plain", "One key=value line per report."),
     report: Path | None = option(M, "report", "Write a self-contained HTML report here."),

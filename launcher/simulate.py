@@ -71,7 +71,8 @@ class Plan:
 
 def plan(flags: dict[str, Any]) -> Plan:
     """The run's roles from the command's flags: ``config``, ``redis_url``, ``run``,
-    ``seed`` for every role, ``count`` and ``time_scale`` for the producer (the run's),
+    ``seed`` for every role, ``count``, ``time_scale`` and ``partitions`` for the producer
+    (the run's),
     ``json_output``, ``plain``,
     ``report`` for the monitor. Raises ``ConfigError``, ``UsageProblem``, ValidationError."""
     shared = {name: flags.get(name) for name in ("config", "redis_url", "run")}
@@ -83,11 +84,18 @@ def plan(flags: dict[str, Any]) -> Plan:
     shared = {"run": base.run, "redis_url": base.redis_url}
     producer_flags = {**shared, "seed": base.seed, "count": flags.get("count")}
     producer_flags["time_scale"] = flags.get("time_scale")
+    producer_flags["partitions"] = flags.get("partitions")
     monitor_flags = {**shared, **{k: flags.get(k) for k in MONITOR_FLAGS}}
+    producer = load_settings(ProducerSettings, producer_flags, cfg)
+    if producer.partitions > 1 and base.redis_url is None:
+        raise UsageProblem(
+            f"partitions: {producer.partitions} needs a Redis server (--redis-url): the "
+            "embedded one holds a single partition"
+        )
     return Plan(
         RedisTarget.for_launcher(base.redis_url, base.redis_give_up),
         cfg,
-        load_settings(ProducerSettings, producer_flags, cfg),
+        producer,
         load_settings(MonitorSettings, monitor_flags, cfg),
         _senders(load_settings(SenderSettings, shared, cfg), cfg.senders, base.seed),
     )
@@ -171,5 +179,10 @@ async def _refuse_finished_run(client: Redis, keys: RunKeys) -> None:
 
 
 async def reset(client: Redis, keys: RunKeys) -> int:
-    """Delete every key of a run; return how many existed."""
-    return int(await client.delete(*keys.all()))
+    """Delete every key of a run (of all its partitions); return how many existed."""
+    state = await read_state(client, keys)
+    partitions = state.partitions if state is not None else 1
+    deleted = 0
+    for key in keys.all(partitions):  # one by one: in a cluster they live in several slots
+        deleted += int(await client.delete(key))
+    return deleted

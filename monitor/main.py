@@ -15,7 +15,8 @@ from common.settings import MonitorSettings
 from common.target import RedisTarget
 from monitor import history
 from monitor.html import write_report
-from monitor.reader import READ_COUNT, TOOK_OVER, ResultsReader
+from monitor.partitions import Readers
+from monitor.reader import READ_COUNT, TOOK_OVER
 from monitor.stall import LagWatch, StallWatch
 from monitor.stats import Stats
 from monitor.summary import Snapshot
@@ -40,7 +41,7 @@ class Monitor:
         self.settings = settings
         self.view = view
         self.keys = RunKeys(settings.run)
-        self.reader = ResultsReader(client, self.keys, trim=not settings.keep_results)
+        self.reader = Readers(client, self.keys, trim=not settings.keep_results)
         self.created = 0.0
         self.stall = StallWatch(after=max(2 * settings.report_period, STALL_AFTER))
         self.lag = LagWatch()
@@ -64,7 +65,7 @@ class Monitor:
         state = await wait_for_run(self.client, self.keys, stop)
         if state is None:
             return None
-        self.reader.run_id = state.id
+        self.reader.attach(state)
         await self.reader.load_checkpoint()
         self.created = float(await self.client.hget(self.keys.run_meta, k.META_CREATED) or 0)
         self.view.update(await self.snapshot(state))

@@ -65,6 +65,20 @@ class Series:
         while len(self.counts) > self.limit:
             self._coarsen()
 
+    def merge(self, other: Series) -> None:
+        """Add ``other``'s deliveries (a run's partitions, counted apart), on the coarser
+        of the two bucket widths."""
+        theirs = Series.from_dict(other.to_dict())
+        while self.width < theirs.width:
+            self._coarsen()
+        while theirs.width < self.width:
+            theirs._coarsen()
+        for index, count in theirs.counts.items():
+            self.counts[index] = self.counts.get(index, 0) + count
+        self.total += theirs.total
+        while len(self.counts) > self.limit:
+            self._coarsen()
+
     def _coarsen(self) -> None:
         merged: dict[int, int] = {}
         for index, count in self.counts.items():

@@ -38,6 +38,15 @@ class SenderStats:
     def attempts(self) -> int:
         return self.durations.count
 
+    def merge(self, other: SenderStats) -> None:
+        self.sent += other.sent
+        self.failed += other.failed
+        self.duplicates += other.duplicates
+        self.durations.merge(other.durations)
+        self.last_ts = max(self.last_ts, other.last_ts)
+        self.late_total += other.late_total
+        self.series.merge(other.series)
+
     @property
     def avg_late(self) -> float:
         """Mean lateness of an attempt: the simulator's error, beside the model's time."""
@@ -183,6 +192,22 @@ class Stats:
     last_ts: float = 0.0
     ignored: int = 0  # result entries no sender wrote (unreadable), left uncounted
     series: Series = field(default_factory=Series)  # deliveries over time, by their ts
+
+    @classmethod
+    def merged(cls, parts: list[Stats]) -> Stats:
+        """The totals of a run's partitions, each counted apart (the parts are left as
+        they are)."""
+        if len(parts) == 1:
+            return parts[0]
+        total = cls()
+        for part in parts:
+            for name, stats in part.senders.items():
+                total._sender(name).merge(stats)
+            total.latency.merge(part.latency)
+            total.last_ts = max(total.last_ts, part.last_ts)
+            total.ignored += part.ignored
+            total.series.merge(part.series)
+        return total
 
     def apply(self, result: Result) -> None:
         self.count(result.sender, result.duration, result.ts, result.ok, result.dup, result.latency)

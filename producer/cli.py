@@ -41,6 +41,7 @@ def producer(
     seed: int | None = option(P, "seed", "Seed for reproducible content."),
     max_backlog: int = option(P, "max_backlog", "Most undelivered messages enqueued; 0 = no cap."),
     time_scale: float = option(P, "time_scale", "Simulated seconds per real second (run-wide)."),
+    partitions: int = option(P, "partitions", "Partitions of the run (for a Redis Cluster)."),
 ) -> None:
     """Enqueue the run's messages in atomic batches; resume a run that stopped midway."""
     settings = settings_or_exit(PROG, ProducerSettings, given(ctx))

@@ -71,6 +71,9 @@ class RunWriter:
             **_COUNTERS,
             **params.fields(),
         }
+        # The total last: a run is there for the other roles once its meta has a total
+        # (common.run.read_state), and by then every partition's meta is ready.
+        total = initial.pop(k.META_TOTAL)
         fixed = [k.META_ID, *params.fields()]
         async with self.client.pipeline(transaction=True) as pipe:
             for field, value in initial.items():
@@ -79,10 +82,12 @@ class RunWriter:
             replies = await pipe.execute()
         run_id, *existing = replies[-1]
         self.run_id = str(run_id)
+        existing[0] = existing[0] or str(total)  # a new run: its total comes below
         self._refuse_other(params, dict(zip(params.fields(), existing, strict=True)))
         self.partitions = params.partitions
         if params.partitions > 1:
             await self._open_partitions(params.total)
+        await self.client.hsetnx(self.keys.run_meta, k.META_TOTAL, total)
         return await self.produced()
 
     async def _open_partitions(self, total: int) -> None:

@@ -42,9 +42,10 @@ class Inbox:
     async def join(self) -> None:
         await ensure_group(self.client, self.keys)
 
-    async def read(self, count: int) -> list[Entry]:
+    async def read(self, count: int, block: bool = True) -> list[Entry]:
         """Up to ``count`` entries: first those this consumer already held (a restart under
-        the same name), then never-delivered ones, blocking up to ``block_ms``."""
+        the same name), then never-delivered ones, blocking up to ``block_ms`` (or not at
+        all: ``block`` False)."""
         while self._pending_cursor is not None:
             entries = await self._read(self._pending_cursor, count, block=None)
             if not entries:
@@ -55,7 +56,8 @@ class Inbox:
             if live:
                 logger.info("%s: resuming %d message(s) it held", self.consumer, len(live))
                 return live
-        return await self._drop_deleted(await self._read(">", count, block=self.block_ms))
+        wait = self.block_ms if block else None
+        return await self._drop_deleted(await self._read(">", count, block=wait))
 
     async def _read(self, start: str, count: int, block: int | None) -> list[tuple[str, Any]]:
         args: list[Any] = ["XREADGROUP", "GROUP", k.GROUP, self.consumer, "COUNT", count]
@@ -99,10 +101,18 @@ class Inbox:
     async def _reclaim(self, ids: list[str], idle_ms: int | None) -> None:
         if not ids:
             return
-        idle = [] if idle_ms is None else ["IDLE", idle_ms]
-        await self._call(
-            "XCLAIM", self.keys.outbox, k.GROUP, self.consumer, 0, *ids, *idle, "JUSTID"
-        )
+        try:
+            await self.client.xclaim(
+                self.keys.outbox,
+                k.GROUP,
+                self.consumer,
+                0,
+                list[Any](ids),
+                idle=idle_ms,
+                justid=True,
+            )
+        except ResponseError as exc:
+            raise translate(exc, self.keys.run) from None
 
     async def _call(self, *args: Any) -> Any:
         """A command whose reply stays undecoded; a vanished group says the run is gone."""

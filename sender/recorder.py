@@ -58,7 +58,7 @@ class Outcome:
         see ``sender.attempts.parse_entry``)."""
         return LINE % (  # %-formatting: half the time of an f-string here (measured)
             self.kind,
-            self.entry_id,
+            self.entry_id.rpartition("/")[2],  # the stream id (sender.partitions)
             self.seq,
             self.attempt,
             self.duration,

@@ -26,6 +26,7 @@ from sender.attempts import Attempts, parse_entry
 from sender.gateway import Attempt, Gateway, undeliverable
 from sender.inbox import Entry
 from sender.pacing import Pacer, Unpaced
+from sender.partitions import split
 from sender.recorder import FAIL, OK, Outcome, Recorder
 from sender.slots import Slots
 
@@ -82,7 +83,7 @@ class Schedule:
         gateway: Gateway,
         attempts: Attempts,
         slots: Slots,
-        recorder: Recorder,
+        recorders: list[Recorder],
         clock: Clock,
         total: int,
         pacer: Pacer | Unpaced | None = None,
@@ -93,7 +94,7 @@ class Schedule:
         self.gateway = gateway
         self.attempts = attempts
         self.slots = slots
-        self.recorder = recorder
+        self.recorders = recorders  # one per partition of the run
         self.clock = clock
         self.total = total
         self.pacer = pacer or Unpaced()
@@ -172,7 +173,7 @@ class Schedule:
             if outcomes[-1].kind != FAIL:
                 self._settle(outcomes, end)
                 return
-            self.recorder.add(outcomes[0])  # nobody waits for a failure to be written
+            self._recorder(entry_id).add(outcomes[0])  # nobody waits for a failure
             wait = self.backoff.delay(attempt) if self.backoff else 0.0
             if wait > 0:
                 self._back_off(entry_id, msg, attempt + 1, end, end + self.clock.real(wait))
@@ -189,14 +190,22 @@ class Schedule:
         wake = self._loop.call_at(ready_at, self.slots.wakes, entry_id, resume)
         self.slots.release(entry_id, free_at, wake)
 
+    def _recorder(self, key: str) -> Recorder:
+        return self.recorders[split(key)[0]] if len(self.recorders) > 1 else self.recorders[0]
+
     def _settle(self, outcomes: list[Outcome], free_at: float | None = None) -> None:
-        """The messages' attempts are over: free their slots; write the outcomes."""
+        """The messages' attempts are over: free their slots; write the outcomes (each
+        partition's by its own recorder)."""
         if free_at is not None:
             self.slots.settled([outcomes[0].entry_id], [free_at])
         else:  # settled on reading: their slots are free again already
             self.slots.settled([o.entry_id for o in outcomes], [])
-        written = self.recorder.submit_nowait(outcomes)
-        written.add_done_callback(functools.partial(self._written, outcomes))
+        groups: dict[int, list[Outcome]] = {}
+        for outcome in outcomes:
+            groups.setdefault(split(outcome.entry_id)[0], []).append(outcome)
+        for group in groups.values():
+            written = self._recorder(group[0].entry_id).submit_nowait(group)
+            written.add_done_callback(functools.partial(self._written, group))
 
     def _written(self, outcomes: list[Outcome], written: asyncio.Future[list[bool]]) -> None:
         self.slots.written([o.entry_id for o in outcomes])

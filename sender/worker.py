@@ -30,9 +30,10 @@ from common.tasks import cancel_all, periodic
 from sender.account import Account
 from sender.attempts import Attempts
 from sender.gateway import Gateway
-from sender.inbox import Entry, Inbox
+from sender.inbox import Entry
 from sender.outages import Outages
 from sender.pacing import Pacer
+from sender.partitions import Outboxes
 from sender.profile import default_name, resolve_profile
 from sender.recorder import Recorder
 from sender.schedule import Clock, Schedule
@@ -78,8 +79,11 @@ class Sender:
         self.keys = RunKeys(settings.run)
         self.name = settings.name or default_name()
         self.writes = RunWrites(client, self.keys, run.id)
-        self.inbox = Inbox(client, self.keys, self.name, block_ms=settings.block * 1000)
-        self.recorder = Recorder(client, self.keys, self.name, run_id=run.id)
+        self.inbox = Outboxes(client, self.keys, self.name, settings.block * 1000, run.partitions)
+        self.recorders = [
+            Recorder(client, part, self.name, run_id=run.id)
+            for part in self.keys.parts(run.partitions)
+        ]
         self._loop = asyncio.get_running_loop()
         rng = rng or random.Random(settings.seed)
         outages = Outages(profile.outages, profile.mtbf, profile.mttr, rng)
@@ -98,7 +102,7 @@ class Sender:
             self.gateway,
             Attempts(self.gateway, profile.max_attempts),
             self.slots,
-            self.recorder,
+            self.recorders,
             self.clock,
             run.total,
             _pacer(profile, run.time_scale),
@@ -161,7 +165,7 @@ class Sender:
             asyncio.create_task(coro)
             for coro in (
                 *([self.schedule.account.run()] if self.schedule.account else []),
-                self.recorder.run(),
+                *(recorder.run() for recorder in self.recorders),
                 periodic(HEARTBEAT_EVERY, self._beat),
                 periodic(self._sweep_period, self._keep_fresh),
                 self._wake_on_stop(),
