@@ -97,32 +97,42 @@ class LagWatch:
         self._said: set[str] = set()
 
     def check(self, beats: dict[str, Heartbeat], scale: float = 1.0) -> None:
-        for beat in beats.values():
-            if beat.name in self._said:
-                continue
-            if scale > 1 and self._distorted(beat, scale):
-                self._said.add(beat.name)
-                logger.warning(
-                    "sender %s's attempts end %.3g s (simulated) behind their schedule, over "
-                    "%.0f %% of its configured mean of %.3g s: the run is compressed (time "
-                    "scale %g) past what this machine simulates faithfully, so the times it "
-                    "records run late; lower time_scale",
-                    beat.name,
-                    beat.late * scale,
-                    100 * self.distorts,
-                    beat.mean_time,
-                    scale,
-                )
-            elif beat.late >= self.behind:
-                self._said.add(beat.name)
-                logger.warning(
-                    "sender %s runs %.0f ms behind its schedule: its process cannot keep up "
-                    "with the gateways it simulates, so the run is slower than that fleet "
-                    "would be (spread the senders over more processes, or a faster machine)",
-                    beat.name,
-                    beat.late * 1000,
-                )
+        """One line for the senders newly found compressed too far, one for those newly
+        found unable to keep up (a large fleet says it once, not once per sender)."""
+        fresh = [b for b in beats.values() if b.name not in self._said]
+        distorted = [b for b in fresh if scale > 1 and self._distorted(b, scale)]
+        behind = [b for b in fresh if b not in distorted and b.late >= self.behind]
+        self._said.update(b.name for b in (*distorted, *behind))
+        if distorted:
+            worst = max(distorted, key=lambda b: b.late * scale / (b.mean_time or 1))
+            logger.warning(
+                "%s's attempts end %.3g s (simulated) behind their schedule, over %.0f %% of "
+                "its configured mean of %.3g s: the run is compressed (time scale %g) past "
+                "what this machine simulates faithfully, so the times it records run late; "
+                "lower time_scale",
+                _who(distorted, worst),
+                worst.late * scale,
+                100 * self.distorts,
+                worst.mean_time,
+                scale,
+            )
+        if behind:
+            worst = max(behind, key=lambda b: b.late)
+            logger.warning(
+                "%s runs %.0f ms behind its schedule: its process cannot keep up with the "
+                "gateways it simulates, so the run is slower than that fleet would be "
+                "(spread the senders over more processes, or a faster machine)",
+                _who(behind, worst),
+                worst.late * 1000,
+            )
 
     def _distorted(self, beat: Heartbeat, scale: float) -> bool:
         mean = beat.mean_time
         return mean is not None and mean > 0 and beat.late * scale > self.distorts * mean
+
+
+def _who(senders: list[Heartbeat], worst: Heartbeat) -> str:
+    """``sender NAME``, or ``sender NAME (the worst of N senders)``."""
+    if len(senders) == 1:
+        return f"sender {worst.name}"
+    return f"sender {worst.name} (the worst of {len(senders)} senders)"

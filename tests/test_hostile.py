@@ -297,3 +297,16 @@ def test_a_sender_behind_its_schedule_is_said_once(caplog: pytest.LogCaptureFixt
     watch.check(beats)
     said = [r.getMessage() for r in caplog.records if "behind its schedule" in r.getMessage()]
     assert len(said) == 1 and said[0].startswith("sender slow runs 400 ms behind")
+
+
+def test_a_large_fleet_behind_its_schedule_is_said_in_one_line(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    now = time.time()
+    beats = {
+        f"gw-{i}": Heartbeat(f"gw-{i}", status=LIVE, heartbeat=now, late=0.3 + i / 100)
+        for i in range(40)
+    }
+    LagWatch(behind=0.25).check(beats)
+    said = [r.getMessage() for r in caplog.records if "behind its schedule" in r.getMessage()]
+    assert said == [said[0]] and "gw-39 (the worst of 40 senders) runs 690 ms" in said[0]
