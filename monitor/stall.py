@@ -78,46 +78,42 @@ class StallWatch:
 
 
 BEHIND = 0.25  # real seconds: a sender this far behind its schedule cannot keep up for long
-DISTORTS = 0.02  # lateness beyond this share of the configured mean distorts a compressed run
 
 
 class LagWatch:
-    """Says once per sender when it runs behind its schedule.
+    """Says when senders run behind their schedule, once per sender.
 
-    In a compressed run (time scale above 1), as soon as its recent lateness, in
-    simulated seconds, exceeds ``distorts`` of its configured mean: its attempts end
-    later than configured, so the run is compressed past what this machine simulates
-    faithfully. Otherwise when it is ``behind`` real seconds late: its process cannot keep
-    up with the gateways it simulates (a slot's schedule catches up at most one second),
-    so from there on the run is slower than the fleet would be."""
+    A slot's schedule absorbs its process's lateness (see sender/schedule.py: the next
+    attempt starts when the last was due to end; a freed slot catches up at most one
+    second), so recorded times may run a little late without the run being any slower.
+    Past ``behind`` real seconds of lateness the schedules are about to slip: from there
+    on the run is slower than the fleet would be. In a compressed run (time scale above 1)
+    that means the run is compressed past what this machine simulates faithfully (lower
+    time_scale); at real time, that the process cannot keep up (spread the senders)."""
 
-    def __init__(self, behind: float = BEHIND, distorts: float = DISTORTS) -> None:
+    def __init__(self, behind: float = BEHIND) -> None:
         self.behind = behind
-        self.distorts = distorts
         self._said: set[str] = set()
 
     def check(self, beats: dict[str, Heartbeat], scale: float = 1.0) -> None:
-        """One line for the senders newly found compressed too far, one for those newly
-        found unable to keep up (a large fleet says it once, not once per sender)."""
-        fresh = [b for b in beats.values() if b.name not in self._said]
-        distorted = [b for b in fresh if scale > 1 and self._distorted(b, scale)]
-        behind = [b for b in fresh if b not in distorted and b.late >= self.behind]
-        self._said.update(b.name for b in (*distorted, *behind))
-        if distorted:
-            worst = max(distorted, key=lambda b: b.late * scale / (b.mean_time or 1))
+        """One line for the senders newly found behind (a large fleet says it once, not
+        once per sender)."""
+        behind = [b for b in beats.values() if b.name not in self._said and b.late >= self.behind]
+        if not behind:
+            return
+        self._said.update(b.name for b in behind)
+        worst = max(behind, key=lambda b: b.late)
+        if scale > 1:
             logger.warning(
-                "%s's attempts end %.3g s (simulated) behind their schedule, over %.0f %% of "
-                "its configured mean of %.3g s: the run is compressed (time scale %g) past "
-                "what this machine simulates faithfully, so the times it records run late; "
-                "lower time_scale",
-                _who(distorted, worst),
+                "%s runs %.0f ms (%.3g s simulated) behind its schedule: the run is compressed "
+                "(time scale %g) past what this machine simulates faithfully, so it is "
+                "slower than that fleet would be; lower time_scale",
+                _who(behind, worst),
+                worst.late * 1000,
                 worst.late * scale,
-                100 * self.distorts,
-                worst.mean_time,
                 scale,
             )
-        if behind:
-            worst = max(behind, key=lambda b: b.late)
+        else:
             logger.warning(
                 "%s runs %.0f ms behind its schedule: its process cannot keep up with the "
                 "gateways it simulates, so the run is slower than that fleet would be "
@@ -125,10 +121,6 @@ class LagWatch:
                 _who(behind, worst),
                 worst.late * 1000,
             )
-
-    def _distorted(self, beat: Heartbeat, scale: float) -> bool:
-        mean = beat.mean_time
-        return mean is not None and mean > 0 and beat.late * scale > self.distorts * mean
 
 
 def _who(senders: list[Heartbeat], worst: Heartbeat) -> str:
