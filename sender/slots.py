@@ -5,7 +5,8 @@ Each slot keeps its own schedule (event-loop time). A message's attempts follow 
 another back to back on the intended times (an attempt starts when the previous one was
 due to end, not when its timer happened to fire), and a slot that frees at time T takes
 its next message as of T, or as of the message's own enqueue time if later (as a real
-gateway would have), however late the read that brings it. So a busy event loop or a
+gateway would have), however late the read that brings it; a slot never used is free
+as of when its sender joined. So a busy event loop or a
 round trip to Redis does not stretch the fleet's schedule: what it costs shows as each
 attempt's lateness (``late``), reported beside the model's own times.
 
@@ -25,22 +26,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import heapq
-import math
 from collections import deque
 from typing import Any
 
 MAX_RECORDING = 2000  # outcomes waiting to be written before reading stops
-NEVER = -math.inf
 
 
 class Slots:
-    def __init__(self, capacity: int) -> None:
+    def __init__(self, capacity: int, opened: float) -> None:
+        """``capacity`` slots, free as of ``opened`` (loop time): a sender's slots cannot
+        have sent anything before it joined the run."""
         self.capacity = capacity
         self.inflight: dict[str, asyncio.TimerHandle | None] = {}  # None: waits for a token
         self.recording: set[str] = set()
         self.waiting: dict[str, asyncio.TimerHandle] = {}  # backing off: id -> its wake-up
         self.ready: deque[tuple[str, Any]] = deque()  # backed off: (id, what to resume)
-        self._free_since: list[float] = [NEVER] * capacity  # a heap: when each became free
+        self._free_since: list[float] = [opened] * capacity  # a heap: when each became free
         self._freed = asyncio.Event()
         self._failure: BaseException | None = None
 
@@ -82,7 +83,7 @@ class Slots:
         self._freed.set()
 
     def take(self) -> float:
-        """Take the slot free longest; when it became free (``NEVER``: from the start)."""
+        """Take the slot free longest; when it became free."""
         return heapq.heappop(self._free_since)
 
     @property

@@ -95,7 +95,7 @@ class Sender:
             profile.timeout,
             outages,
         )
-        self.slots = Slots(profile.concurrency)
+        self.slots = Slots(profile.concurrency, self._loop.time())
         self.clock = Clock(run.created or time.time(), run.time_scale, 0.0)
         self.clock.resync(self._loop.time())
         self.schedule = Schedule(

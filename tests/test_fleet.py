@@ -69,3 +69,18 @@ async def _hold_the_loop(busy: float, every: float) -> None:
     while True:
         time.sleep(busy)  # noqa: ASYNC251 (blocks the event loop, as a busy process does)
         await asyncio.sleep(every - busy)
+
+
+async def test_a_sender_joining_a_backlog_starts_when_it_joins(fake: Redis, keys: RunKeys) -> None:
+    """Messages enqueued a second before the sender came: its slots start when it joined,
+    not back when the messages were enqueued, so its first attempts are not late and it
+    does not deliver a second's worth of messages at once (4 slots at 10 ms: 400/s)."""
+    await produce_now(fake, keys.run, 200)
+    await asyncio.sleep(1.0)
+    started = time.perf_counter()
+    sender = await send_all(fake, keys.run, mean_time=0.01, concurrency=4, seed=1)
+    elapsed = time.perf_counter() - started
+    assert sender.sent == 200
+    assert elapsed >= 0.8 * 200 / 400
+    entries: Any = await fake.xrange(keys.results)
+    assert max(float(fields["late"]) for _, fields in entries) < 0.1
