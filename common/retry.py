@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
+import traceback
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -37,6 +39,28 @@ TRANSIENT = (
 )
 
 
+# Where redis-py writes a command to its socket.
+_WRITES = ("send_packed_command", "_send_packed_command")
+_CONNECTION = os.path.join("redis", "asyncio", "connection.py")
+
+
+def transient(exc: BaseException) -> bool:
+    """Is ``exc`` Redis being away for a while (an outage to ride out)?"""
+    return isinstance(exc, TRANSIENT) or _write_on_closed_connection(exc)
+
+
+def _write_on_closed_connection(exc: BaseException) -> bool:
+    """redis-py leaks an AttributeError or TypeError (``'NoneType' object has no
+    attribute 'writelines'``), not a ConnectionError, when a connection is closed under a
+    command being written: by a peer's reset, or by a cluster client dropping its
+    connections in a failover (redis/redis-py#4287). Only errors raised inside its socket
+    write count: the command was packed before, so bad arguments never raise there."""
+    if not isinstance(exc, AttributeError | TypeError):
+        return False
+    frames = traceback.extract_tb(exc.__traceback__)
+    return any(f.name in _WRITES and f.filename.endswith(_CONNECTION) for f in frames)
+
+
 class Outage:
     """Retries a Redis operation while Redis is away, for up to ``give_up`` seconds.
 
@@ -57,8 +81,8 @@ class Outage:
         while True:
             try:
                 result = await op()
-            except TRANSIENT as exc:
-                if not self._connected or self._given_up(exc):
+            except Exception as exc:
+                if not transient(exc) or not self._connected or self._given_up(exc):
                     raise
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.cap)

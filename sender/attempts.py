@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from common.codec import SEQ, Message, printable
 from common.errors import MalformedEntry
+from common.run import RunState
 from sender.gateway import REJECTED, SENT, Attempt, Gateway
 from sender.inbox import Fields
 from sender.recorder import ABANDON, FAIL, MALFORMED, OK, UNDELIVERABLE, Outcome
@@ -15,13 +16,21 @@ from sender.recorder import ABANDON, FAIL, MALFORMED, OK, UNDELIVERABLE, Outcome
 logger = logging.getLogger(__name__)
 
 
-def parse_entry(entry_id: str, fields: Fields, total: int) -> Message | Outcome:
+# How far a message's created time may stray from the run's (producers on other hosts
+# with other clocks): further means it is no message of the run's.
+CLOCK_SKEW = 3600.0
+
+
+def parse_entry(entry_id: str, fields: Fields, run: RunState, now: float) -> Message | Outcome:
     """The message, or the dead-letter outcome of an entry that is not one of the run's
-    ``total`` messages (malformed, invalid bytes, a seq outside the run)."""
+    messages (malformed, invalid bytes, a seq outside the run, created before the run or
+    after ``now``, give or take the clocks' skew)."""
     try:
         msg = Message.parse(fields)
-        if msg.seq >= total:
-            raise MalformedEntry(f"seq {msg.seq} outside the run (0..{total - 1})")
+        if msg.seq >= run.total:
+            raise MalformedEntry(f"seq {msg.seq} outside the run (0..{run.total - 1})")
+        if run.created and not run.created - CLOCK_SKEW <= msg.created <= now + CLOCK_SKEW:
+            raise MalformedEntry(f"created time {msg.created:.6g}: before the run or to come")
     except MalformedEntry as exc:
         logger.warning("dead-lettering entry %s: %s", entry_id, exc)
         seq = printable(_field(fields, SEQ.encode()), limit=40)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from common.codec import Message
 from common.model import Backoff
+from common.run import RunState
 from sender.account import Account
 from sender.attempts import Attempts, parse_entry
 from sender.gateway import Attempt, Gateway, undeliverable
@@ -85,10 +86,9 @@ class Schedule:
         slots: Slots,
         recorders: list[Recorder],
         clock: Clock,
-        total: int,
+        run: RunState,
         pacer: Pacer | Unpaced | None = None,
         backoff: Backoff | None = None,
-        invalid_fraction: float = 0.0,
         account: Account | None = None,
     ) -> None:
         self.gateway = gateway
@@ -96,10 +96,9 @@ class Schedule:
         self.slots = slots
         self.recorders = recorders  # one per partition of the run
         self.clock = clock
-        self.total = total
+        self.run = run
         self.pacer = pacer or Unpaced()
         self.backoff = backoff
-        self.invalid_fraction = invalid_fraction
         self.account = account
         self.sent = 0
         self.lateness = Lateness()
@@ -115,11 +114,11 @@ class Schedule:
     def start(self, entries: list[Entry]) -> None:
         """Take a slot per message: attempt it now (no delay) or when its timer fires."""
         settle_now: list[Outcome] = []
-        now = self._loop.time()
+        now, wall = self._loop.time(), time.time()
         for entry_id, fields in entries:
             if self.slots.holds(entry_id):
                 continue
-            msg = parse_entry(entry_id, fields, self.total)
+            msg = parse_entry(entry_id, fields, self.run, wall)
             if isinstance(msg, Outcome):  # a dead letter: settled at once, no slot held
                 settle_now.append(msg)
             elif self._at_once:  # no delay: every attempt at once
@@ -141,7 +140,7 @@ class Schedule:
             self._schedule(entry_id, msg, attempt, start)
 
     def _invalid(self, msg: Message) -> bool:
-        return undeliverable(msg.to, self.invalid_fraction)
+        return undeliverable(msg.to, self.run.invalid_fraction)
 
     def _schedule(self, entry_id: str, msg: Message, attempt: int, start: float) -> None:
         """The attempt runs from ``start`` (loop time), or later under a throughput cap

@@ -104,10 +104,9 @@ class Sender:
             self.slots,
             self.recorders,
             self.clock,
-            run.total,
+            run,
             _pacer(profile, run.time_scale),
             profile.retry_backoff,
-            run.invalid_fraction,
             self._account(run),
         )
         self.started = time.time()

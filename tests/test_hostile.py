@@ -70,8 +70,9 @@ def test_poison_foreign_and_invalid_entries_are_dead_letters_and_the_run_complet
     redis_url: str, run_name: str
 ) -> None:
     """A seq beyond any bit offset, a foreign seq just past the run, invalid UTF-8 in a
-    value and in a field name, a created time of NaN and of -inf: each is one dead letter,
-    the rest of its read is sent, the monitor counts exactly the run's messages."""
+    value and in a field name, a created time of NaN, -inf, 10**30 and -1: each is one
+    dead letter, the rest of its read is sent, the monitor counts exactly the run's
+    messages."""
     keys, total = RunKeys(run_name), 300
     r = sync_client(redis_url)
     env = role_env(redis_url, run_name)
@@ -83,6 +84,8 @@ def test_poison_foreign_and_invalid_entries_are_dead_letters_and_the_run_complet
         {b"seq": b"8", b"t\xffo": b"+15551234567", b"body": b"x", b"created": b"1"},
         message(b"9", created=b"nan"),
         message(b"10", created=b"-inf"),
+        message(b"11", created=str(10**30).encode()),  # finite, but no time of the run's
+        message(b"12", created=b"-1"),
     ]
     inject(redis_url, keys, poison)
     monitor = spawn("monitor", ["--json", "--report-period", "0.2"], env)
@@ -101,6 +104,7 @@ def test_poison_foreign_and_invalid_entries_are_dead_letters_and_the_run_complet
     assert sum("outside the run" in reason for reason in reasons) == 2
     assert sum("not UTF-8" in reason for reason in reasons) == 2
     assert sum("invalid created time" in reason for reason in reasons) == 2
+    assert sum("before the run or to come" in reason for reason in reasons) == 2
     assert int(r.hget(keys.meta, k.META_DEAD) or 0) == len(poison)
 
 
