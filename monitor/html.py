@@ -76,22 +76,10 @@ def _summary_table(rep: Report) -> str:
         None,
         [
             [rep.label(figure), value]
-            for figure, value in (
+            for figure, value in [
                 ("elapsed", fig.span(rep.elapsed, scale, mark=True)),
-                ("predicted_completion", fig.left(rep.predicted_completion, scale)),
-                ("sent", f"{rep.sent} / {rep.total}"),
-                ("failed", str(rep.failed)),
-                ("attempts", str(rep.attempts)),
-                ("failure_ratio", fig.ratio(rep.failure_ratio)),
-                ("avg_attempt_time", fig.secs(rep.avg_attempt_time)),
-                ("avg_time_per_message", fig.secs(rep.avg_time_per_message)),
-                ("overall_rate", fig.rate(rep.overall_rate, scale)),
-                ("predicted_rate", fig.rate(rep.predicted_rate, scale)),
-                ("duplicates", str(rep.duplicates)),
-                ("abandoned", str(rep.abandoned)),
-                ("undeliverable", str(rep.undeliverable)),
-                ("dead_letters", str(rep.dead_letters)),
-            )
+                *rep.totals(),
+            ]
         ],
     )
 

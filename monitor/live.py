@@ -294,23 +294,11 @@ def summary_table(snap: Snapshot, width: int = WIDE) -> RenderableType:
     table.add_column(style="bold")
     table.add_column(justify="right")
     scale = rep.scale
-    for figure, value in (
+    for figure, value in [
         ("state", STATES[rep.state(final=True)]),
         ("elapsed", fig.span(rep.elapsed, scale, mark=True)),
-        ("predicted_completion", fig.left(rep.predicted_completion, scale)),
-        ("sent", f"{rep.sent} / {rep.total}"),
-        ("failed", str(rep.failed)),
-        ("attempts", str(rep.attempts)),
-        ("failure_ratio", fig.ratio(rep.failure_ratio)),
-        ("avg_attempt_time", fig.secs(rep.avg_attempt_time)),
-        ("avg_time_per_message", fig.secs(rep.avg_time_per_message)),
-        ("overall_rate", fig.rate(rep.overall_rate, scale)),
-        ("predicted_rate", fig.rate(rep.predicted_rate, scale)),
-        ("duplicates", str(rep.duplicates)),
-        ("abandoned", str(rep.abandoned)),
-        ("undeliverable", str(rep.undeliverable)),
-        ("dead_letters", str(rep.dead_letters)),
-    ):
+        *rep.totals(),
+    ]:
         table.add_row(rep.label(figure), escape(value))
     senders = _senders(rep.senders, width, final=True)
     return Group(table, "", _percentiles(rep, short=False), "", senders, *_errors(rep.senders))

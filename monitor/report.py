@@ -15,9 +15,11 @@ says ``simulated`` in its value, any other figure in its label (``Label.of``).
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from common.histogram import LogHistogram
+from monitor import figures as fig
 from monitor.clock import Clock
 from monitor.fleet import SenderRow, fleet
 from monitor.health import STATUSES
@@ -175,6 +177,26 @@ class Report:
         if self.complete:
             return COMPLETE
         return STOPPED if final else RUNNING
+
+    def totals(self, secs: Callable[[float], str] = fig.secs) -> list[tuple[str, str]]:
+        """The final summary's figures after its times, as (figure, text); ``secs``
+        writes the mean times."""
+        scale = self.scale
+        return [
+            ("predicted_completion", fig.left(self.predicted_completion, scale)),
+            ("sent", f"{self.sent} / {self.total}"),
+            ("failed", str(self.failed)),
+            ("attempts", str(self.attempts)),
+            ("failure_ratio", fig.ratio(self.failure_ratio)),
+            ("avg_attempt_time", secs(self.avg_attempt_time)),
+            ("avg_time_per_message", secs(self.avg_time_per_message)),
+            ("overall_rate", fig.rate(self.overall_rate, scale)),
+            ("predicted_rate", fig.rate(self.predicted_rate, scale)),
+            ("duplicates", str(self.duplicates)),
+            ("abandoned", str(self.abandoned)),
+            ("undeliverable", str(self.undeliverable)),
+            ("dead_letters", str(self.dead_letters)),
+        ]
 
     def percentiles(self, figure: str) -> Percentiles | None:
         """The percentiles of ``figure``, one of PERCENTILE_FIGURES."""

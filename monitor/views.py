@@ -120,22 +120,7 @@ def final_text(snap: Snapshot) -> str:
     """The final summary as plain text: every figure, then one line per sender."""
     rep = snap.report
     scale = rep.scale
-    pairs = [
-        ("predicted_completion", fig.left(rep.predicted_completion, scale)),
-        ("sent", f"{rep.sent} / {rep.total}"),
-        ("failed", str(rep.failed)),
-        ("attempts", str(rep.attempts)),
-        ("failure_ratio", fig.ratio(rep.failure_ratio)),
-        ("avg_attempt_time", f"{rep.avg_attempt_time:.4f} s"),
-        ("avg_time_per_message", f"{rep.avg_time_per_message:.4f} s"),
-        ("overall_rate", fig.rate(rep.overall_rate, scale)),
-        ("predicted_rate", fig.rate(rep.predicted_rate, scale)),
-        ("duplicates", str(rep.duplicates)),
-        ("abandoned", str(rep.abandoned)),
-        ("undeliverable", str(rep.undeliverable)),
-        ("dead_letters", str(rep.dead_letters)),
-    ]
-    lines = [(rep.label(figure), value) for figure, value in pairs]
+    lines = [(rep.label(figure), value) for figure, value in rep.totals(_secs)]
     lines.append(("percentiles", " / ".join(NAMES)))
     for figure in PERCENTILE_FIGURES:
         values = rep.percentiles(figure)
@@ -147,6 +132,10 @@ def final_text(snap: Snapshot) -> str:
     text += [f"  {label:<{width}}{value}" for label, value in lines]
     text += [f"  {_sender_line(row)}" for row in rep.senders]
     return "\n".join(text)
+
+
+def _secs(value: float) -> str:
+    return f"{value:.4f} s"
 
 
 def _sender_line(row: SenderRow) -> str:

@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 
 from common.connection import EmbeddedRedis, connect
 from common.keys import RunKeys
+from tests.commands import Runner, runner_for
 from tests.support import (
     ROOT,
     RedisCluster,
@@ -126,3 +127,9 @@ async def client(request: pytest.FixtureRequest, keys: RunKeys) -> AsyncIterator
 @pytest.fixture
 def project_root() -> Path:
     return ROOT
+
+
+@pytest.fixture
+def runner(capsys: pytest.CaptureFixture[str]) -> Runner:
+    """Runs a command's ``main`` with arguments: its exit code and output."""
+    return runner_for(capsys)

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -13,37 +11,9 @@ from launcher.cli import main as sim_app
 from monitor.cli import main as monitor_app
 from producer.cli import main as producer_app
 from sender.cli import main as sender_app
+from tests.commands import Main, Runner
 
 DEAD_URL = "redis://:s3cret@127.0.0.1:1/0"
-Main = Callable[[list[str]], None]
-
-
-@dataclass
-class Outcome:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-
-@pytest.fixture
-def runner(capsys: pytest.CaptureFixture[str]) -> Callable[[Main, list[str]], Outcome]:
-    def invoke(main: Main, args: list[str]) -> Outcome:
-        try:
-            main(args)
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return Outcome(code, out, err)
-
-    return invoke
-
-
-Runner = Callable[[Main, list[str]], Outcome]
 
 
 @pytest.fixture(autouse=True)

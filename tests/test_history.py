@@ -8,8 +8,7 @@ import asyncio
 import csv
 import json
 import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,44 +25,14 @@ from monitor.csvfile import HEADER, PeriodCsv
 from monitor.snapshot import Snapshot
 from monitor.stats import Stats
 from producer.cli import main as producer_app
+from tests.commands import Runner
 from tests.roles import produce_now, send_all, watch
 
-Main = Callable[[list[str]], None]
 CONFIG = (
     "num_messages: 80\nreport_period: 0.05\nsenders:\n"
     "  - {mean_time: 0.001, failure_rate: 0.3}\n"
     "  - {mean_time: 0.002, failure_rate: 0.1, concurrency: 2}\n"
 )
-
-
-@dataclass
-class Outcome:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def error(self) -> str:
-        lines = [x for x in (self.stdout + self.stderr).splitlines() if "error:" in x]
-        assert len(lines) == 1, self.stdout + self.stderr
-        return lines[0]
-
-
-Runner = Callable[[Main, list[str]], Outcome]
-
-
-@pytest.fixture
-def runner(capsys: pytest.CaptureFixture[str]) -> Runner:
-    def invoke(main: Main, args: list[str]) -> Outcome:
-        try:
-            main(args)
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return Outcome(code, out, err)
-
-    return invoke
 
 
 @pytest.fixture(autouse=True)

@@ -7,7 +7,7 @@ import asyncio
 import itertools
 import math
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from monitor.cli import main as monitor_app
 from monitor.metrics import MetricsExporter
 from monitor.snapshot import Snapshot
 from monitor.stats import Stats
+from tests.commands import Runner
 from tests.metrics_sample import Sample as RunSample
 from tests.metrics_sample import sample, scrape
 
@@ -180,38 +181,19 @@ def test_a_port_in_use_is_refused_with_one_line(busy_port: int) -> None:
         MetricsExporter().serve(busy_port)
 
 
-Runner = Callable[[Callable[[list[str]], None], list[str]], tuple[int, str]]
-
-
-@pytest.fixture
-def run_main(capsys: pytest.CaptureFixture[str]) -> Runner:
-    def invoke(main: Callable[[list[str]], None], args: list[str]) -> tuple[int, str]:
-        try:
-            main(args)
-            code = 0
-        except SystemExit as exc:
-            code = exc.code if isinstance(exc.code, int) else 1
-        out, err = capsys.readouterr()
-        return code, out + err
-
-    return invoke
-
-
 def test_the_commands_refuse_a_port_in_use_before_the_run(
-    run_main: Runner, busy_port: int, tmp_path: Path
+    runner: Runner, busy_port: int, tmp_path: Path
 ) -> None:
     # Before Redis is even reached: the unreachable server would be exit 1.
-    code, output = run_main(
-        monitor_app, ["--metrics-port", str(busy_port), "--redis-url", DEAD_URL]
-    )
-    assert code == 2, output
-    (line,) = [x for x in output.splitlines() if "error:" in x]
-    assert f"metrics_port: port {busy_port} is in use" in line
+    result = runner(monitor_app, ["--metrics-port", str(busy_port), "--redis-url", DEAD_URL])
+    assert result.exit_code == 2, result.output
+    assert f"metrics_port: port {busy_port} is in use" in result.error
     (tmp_path / "c.yaml").write_text("senders:\n  - {mean_time: 0, failure_rate: 0}\n")
-    code, output = run_main(sim_app, ["run", "c.yaml", "--plain", "--metrics-port", str(busy_port)])
-    assert code == 2 and "is in use" in output and "sent" not in output, output
-    code, output = run_main(monitor_app, ["--metrics-port", "70000", "--redis-url", DEAD_URL])
-    assert code == 2 and "metrics_port" in output, output
+    result = runner(sim_app, ["run", "c.yaml", "--plain", "--metrics-port", str(busy_port)])
+    output = result.output
+    assert result.exit_code == 2 and "is in use" in output and "sent" not in output, output
+    result = runner(monitor_app, ["--metrics-port", "70000", "--redis-url", DEAD_URL])
+    assert result.exit_code == 2 and "metrics_port" in result.output, result.output
 
 
 def test_the_endpoint_serves_while_the_monitor_runs_and_stops_after() -> None:
