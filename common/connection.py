@@ -103,7 +103,7 @@ def _raw_reply(response: Any, **options: Any) -> Any:
     return response
 
 
-RAW_COMMANDS = ("XREAD", "XREADGROUP", "XAUTOCLAIM", "XCLAIM")
+RAW_COMMANDS = ("XREAD", "XREADGROUP", "XCLAIM")
 
 
 def raw_streams(client: Redis) -> Redis:
@@ -165,7 +165,7 @@ async def check_server(client: Redis, target: RedisTarget) -> None:
     parts = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
     if parts < MIN_REDIS:
         raise RedisUnavailable(
-            f"Redis at {target.display} is version {version}; 6.2 or newer is needed (XAUTOCLAIM)"
+            f"Redis at {target.display} is version {version}; 6.2 or newer is needed (XPENDING IDLE)"
         )
 
 
