@@ -165,7 +165,7 @@ async def check_server(client: Redis, target: RedisTarget) -> None:
     parts = tuple(int(p) for p in version.split(".")[:2] if p.isdigit())
     if parts < MIN_REDIS:
         raise RedisUnavailable(
-            f"Redis at {target.display} is version {version}; 6.2 or newer is needed (XPENDING IDLE)"
+            f"Redis at {target.display} is version {version}; 6.2 or newer is needed"
         )
 
 
