@@ -21,27 +21,37 @@ gateways x 20 slots at a mean of 2 s, failure rate 0.1, 1,000,000 messages); the
 time of each run is reported, the large fleet's at its largest faithful scale being the
 answer to "how long does simulating a 1M alert take".
 
-    uv run python benchmarks/time_scale.py [--only example large] [--n-example 20000]
-        [--n-large 1000000] [--start 10]
+A third fleet, ``national`` (``examples/national-alert.yaml``, 100,000 messages, ladder
+x5, 10, 20, 30, 50, 75, 100), is paced and capped rather than slot-bound: it is judged by
+its attempt rates, completion and lateness against x5 over ``--repeat`` runs per scale
+(see ``benchmarks/_national.py``).
+
+    uv run python benchmarks/time_scale.py [--only example large national]
+        [--n-example 20000] [--n-large 1000000] [--n-national 100000]
+        [--start S | --scales S1 S2 ...] [--workers N] [--seed 1] [--repeat 1]
+
+``--scales``: these scales instead of the ladder (the first is the reference), each run
+even after an unfaithful one. ``--workers``: passed to every ``sms-sim run`` (default: not
+passed, sms-sim's own). ``--repeat K``: each scale of the national fleet K times, seeds
+``seed + 1000 k`` (the example and large fleets run once per scale).
 """
 
 from __future__ import annotations
 
-import subprocess
+import argparse
 import sys
-import tempfile
-import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import yaml
 
+from benchmarks import _national as national
 from benchmarks._figures import Figure, base_parser, log, report
+from benchmarks._national import SimOptions, launch
 from benchmarks._results import read_results
-from benchmarks._runs import new_run, redis_target
+from benchmarks._runs import redis_target
 from common.keys import RunKeys
-from tests.processes import role_env
 from tests.support import ROOT, sync_client
 
 TOLERANCE = 0.02
@@ -87,25 +97,15 @@ class Trial:
         )
 
 
-def run_trial(url: str, fleet: Fleet, n: int, scale: float) -> Trial:
-    run = new_run(f"scale-{fleet.name}")
-    env = role_env(url, run, {"MONITOR_KEEP_RESULTS": "1"}, log_level="WARNING")
+def run_trial(url: str, fleet: Fleet, n: int, scale: float, options: SimOptions) -> Trial:
     config = {"num_messages": n, "report_period": 10, "senders": fleet.profiles}
-    with tempfile.TemporaryDirectory(prefix="sms-scale-") as tmp:
-        path = Path(tmp) / "fleet.yaml"
-        path.write_text(yaml.safe_dump(config), encoding="utf-8")
-        args = [sys.executable, "-m", "launcher", "run", str(path), "--plain", "--seed", "1"]
-        args += ["--time-scale", str(scale)]
-        started = time.perf_counter()
-        done = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, check=False)
-        wall = time.perf_counter() - started
-    if done.returncode != 0:
-        raise SystemExit(f"sms-sim run exited {done.returncode}:\n{done.stderr.decode()[-2000:]}")
+    launched = launch(url, fleet.name, config, scale, options)
     client = sync_client(url)
+    keys = RunKeys(launched.run)
     try:
-        return _measure(client, RunKeys(run), fleet, scale, wall)
+        return _measure(client, keys, fleet, scale, launched.wall)
     finally:
-        client.delete(*RunKeys(run).all())
+        client.delete(*keys.all())
         client.close()
 
 
@@ -126,13 +126,15 @@ def _index(name: str, fallback: int) -> int:
     return int(last) - 1 if last.isdigit() else fallback
 
 
-def search(url: str, fleet: Fleet, n: int, start: int) -> tuple[list[Trial], float]:
-    """Trials up the ladder from ``start`` until the first unfaithful one."""
+def search(
+    url: str, fleet: Fleet, n: int, scales: Sequence[float], options: SimOptions, *, ladder: bool
+) -> tuple[list[Trial], float]:
+    """Trials at ``scales``; on the ladder, until the first unfaithful one."""
     predicted = n / fleet.predicted
     trials: list[Trial] = []
-    for scale in (s for s in LADDER if s >= start):
-        log(f"{fleet.name}: {n:,} messages at x{scale} (predicted {predicted:,.0f} s simulated)")
-        trial = run_trial(url, fleet, n, scale)
+    for scale in scales:
+        log(f"{fleet.name}: {n:,} messages at x{scale:g} (predicted {predicted:,.0f} s simulated)")
+        trial = run_trial(url, fleet, n, scale, options)
         trials.append(trial)
         log(
             f"   completion {trial.completion:,.1f} s simulated "
@@ -140,7 +142,7 @@ def search(url: str, fleet: Fleet, n: int, start: int) -> tuple[list[Trial], flo
             f"mean {trial.worst_mean:+.2%}, lateness {trial.late * 1000:.1f} ms simulated, "
             f"wall {trial.wall:.1f} s"
         )
-        if not trial.faithful(trials[0]):
+        if ladder and not trial.faithful(trials[0]):
             break
     return trials, predicted
 
@@ -174,20 +176,59 @@ def figures(fleet: Fleet, n: int, trials: list[Trial], predicted: float) -> list
     return rows
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = base_parser(__doc__.splitlines()[0] if __doc__ else "")
-    parser.add_argument("--only", nargs="+", choices=["example", "large"], default=None)
+    fleets = ["example", "large", "national"]
+    parser.add_argument("--only", nargs="+", choices=fleets, default=None)
     parser.add_argument("--n-example", type=int, default=20_000)
     parser.add_argument("--n-large", type=int, default=1_000_000)
-    parser.add_argument("--start", type=int, default=10, help="first scale of the ladder")
+    parser.add_argument("--n-national", type=int, default=100_000)
+    parser.add_argument(
+        "--start",
+        type=float,
+        default=None,
+        help="first scale of the ladder (default: 10; 5 national)",
+    )
+    parser.add_argument(
+        "--scales", type=float, nargs="+", default=None, help="these scales, not the ladder"
+    )
+    parser.add_argument("--workers", type=int, default=None, help="sms-sim run --workers")
+    parser.add_argument("--seed", type=int, default=1, help="sms-sim run --seed (default 1)")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs per scale, national fleet (seeds differ)"
+    )
     args = parser.parse_args(argv)
+    if args.repeat < 1 or any(s <= 0 for s in args.scales or ()):
+        parser.error("--repeat must be at least 1 and every --scales value above 0")
+    return args
+
+
+def scales_of(args: argparse.Namespace, ladder: Sequence[float], start: float) -> list[float]:
+    if args.scales:
+        return list(args.scales)
+    first = start if args.start is None else args.start
+    return [s for s in ladder if s >= first]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse(argv)
+    options = SimOptions(args.seed, args.workers)
+    ladder = not args.scales
+    wanted = set(args.only or ["example", "large", "national"])
     results: list[Figure] = []
     with redis_target(args.redis_url, args.redis_server) as target:
         for fleet, n in ((example_fleet(), args.n_example), (large_fleet(), args.n_large)):
-            if args.only and fleet.name not in args.only:
+            if fleet.name not in wanted:
                 continue
-            trials, predicted = search(target.url, fleet, n, args.start)
+            scales = scales_of(args, LADDER, 10)
+            trials, predicted = search(target.url, fleet, n, scales, options, ladder=ladder)
             results += figures(fleet, n, trials, predicted)
+        if "national" in wanted:
+            scales = scales_of(args, national.LADDER, national.LADDER[0])
+            levels, verdicts = national.search(
+                target.url, args.n_national, scales, options, args.repeat, ladder=ladder
+            )
+            results += national.figures(args.n_national, levels, verdicts)
     report("fidelity under compression", results, args)
     return 0
 

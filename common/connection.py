@@ -66,7 +66,7 @@ def connect(url: str, what: str = "redis", give_up: float = 60.0) -> Redis:
         socket_connect_timeout=5.0,
         retry=Retry(ExponentialWithJitterBackoff(cap=1.0, base=0.05), 2),
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
-        health_check_interval=15,
+        health_check_interval=0,  # a dead connection fails its command, which is retried
     )
     outage = Outage(f"{what} ({mask_url(url)})", give_up=give_up)
     client.outage = outage  # type: ignore[attr-defined]

@@ -50,6 +50,7 @@ from common.target import RedisTarget, check_url
 
 DEFAULT_RUN = "default"
 RUN_PATTERN = r"^[A-Za-z0-9_.-]{1,64}$"
+MAX_GATEWAYS = 1000  # senders one process serves
 
 
 def read_config_file(path: Path) -> SimConfig:
@@ -150,9 +151,12 @@ class SenderSettings(RoleSettings):
     max_attempts: Attempts | None = None
     claim_idle: Period = 10.0
     grace: Seconds = 5.0
-    name: str | None = Field(default=None, min_length=1, max_length=128)
+    name: str | None = Field(  # no control character: outcomes travel as tab-separated lines
+        default=None, min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$"
+    )
     seed: int | None = None
     block: float = Field(default=1.0, ge=0.001, le=5, description="longest wait of one read (s)")
+    gateways: int = Field(default=1, ge=1, le=MAX_GATEWAYS, description="senders in this process")
     profiles: list[SenderProfile] = Field(default_factory=lambda: list(EXAMPLE_FLEET))
 
     @model_validator(mode="after")

@@ -73,6 +73,7 @@ class RedisTarget:
 
     url: str | None = None
     give_up: float = 60.0  # seconds a role rides out a Redis outage before it exits 1
+    label: str | None = None  # what the user reads instead of the URL (a private server)
 
     @property
     def embedded(self) -> bool:
@@ -81,7 +82,9 @@ class RedisTarget:
     @property
     def display(self) -> str:
         """What the user reads: the masked URL, or that the server is embedded."""
-        return EMBEDDED if self.url is None else mask_url(self.url)
+        if self.url is None:
+            return EMBEDDED
+        return self.label or mask_url(self.url)
 
     @property
     def tls(self) -> bool:

@@ -30,7 +30,7 @@ from common.settings import MonitorSettings, ProducerSettings, RoleSettings
 from common.stop import install_stop_handlers
 from common.target import RedisTarget
 from launcher import runs, runs_text
-from launcher.simulate import LauncherSettings, Plan, plan, reset, simulate
+from launcher.simulate import LauncherSettings, Plan, WorkersLost, plan, reset, simulate
 from monitor.outputs import open_outputs
 from monitor.summary import Snapshot, summary
 from monitor.views import make_view
@@ -85,16 +85,16 @@ def run_cmd(
     report: Path | None = option(M, "report", "Write a self-contained HTML report here."),
     metrics_port: int | None = option(M, "metrics_port", "Serve Prometheus /metrics here."),
     csv: Path | None = option(M, "csv", "Write one CSV row per report period here."),
+    workers: int | None = option(
+        LauncherSettings,
+        "workers",
+        "Processes the senders are spread over (default: the machine's cores).",
+        show_default=False,
+    ),
 ) -> None:
-    """Run producer, one sender per configured profile and the monitor in one process."""
+    """Run the producer, one sender per configured profile and the monitor; the senders
+    spread over --workers processes."""
     the_plan = _plan_or_exit(given(ctx))
-    logger.info(
-        "run %r: %d messages, %d senders, Redis %s",
-        the_plan.run,
-        the_plan.producer.count,
-        len(the_plan.senders),
-        the_plan.target.display,
-    )
     snap = run_async(PROG, _simulate(the_plan))
     if snap is not None and the_plan.monitor.json_output:
         print(json.dumps(summary(snap)))
@@ -115,7 +115,13 @@ async def _simulate(the_plan: Plan) -> Snapshot | None:
     stop = asyncio.Event()
     install_stop_handlers(stop, PROG)
     with open_outputs(the_plan.monitor) as outputs:  # a port in use: exit 2 before the run
-        return await simulate(the_plan, outputs.around(make_view(the_plan.monitor.plain)), stop)
+        view = outputs.around(make_view(the_plan.monitor.plain))
+        try:
+            return await simulate(the_plan, view, stop)
+        except WorkersLost as exc:
+            if exc.snapshot is not None and the_plan.monitor.json_output:
+                print(json.dumps(summary(exc.snapshot)))
+            raise
 
 
 @app.command("reset")

@@ -8,15 +8,18 @@ import logging
 import resource
 
 from common.errors import UsageProblem
+from common.settings import MAX_GATEWAYS
 
 logger = logging.getLogger(__name__)
 
-MAX_SENDERS = 1000  # senders in one process (each its own tasks, client, heartbeat)
-CONNECTIONS_PER_SENDER = 4  # a blocking read, a recording write, heartbeat, keep-fresh
+MAX_SENDERS = MAX_GATEWAYS  # senders of one sms-sim run
+# Per partition, a process's senders share a blocking read, a recording write and the
+# account; heartbeats, keep-fresh and takeover come on top.
+CONNECTIONS_PER_PARTITION = 4
 SPARE_FDS = 64  # the producer, the monitor, the interpreter's own files
 
 
-def check_fleet(senders: int, real_server: bool) -> None:
+def check_fleet(senders: int, partitions: int = 1) -> None:
     """Refuse a fleet larger than one process serves; raise the open-files limit as far as
     the system allows when a real server needs more connections than it permits."""
     advice = (
@@ -28,13 +31,11 @@ def check_fleet(senders: int, real_server: bool) -> None:
         raise UsageProblem(
             f"{senders} senders is more than one process serves (at most {MAX_SENDERS}): {advice}"
         )
-    if not real_server:
-        return
-    needed = senders * CONNECTIONS_PER_SENDER + SPARE_FDS
+    needed = partitions * CONNECTIONS_PER_PARTITION + SPARE_FDS
     if open_files_limit(needed) < needed:
         raise UsageProblem(
-            f"{senders} senders need about {needed} open files (Redis connections) but this "
-            f"process may open {open_files_limit(needed)} (`ulimit -n`): raise it, or {advice}"
+            f"{partitions} partitions need about {needed} open files (Redis connections) but "
+            f"this process may open {open_files_limit(needed)} (`ulimit -n`): raise it"
         )
 
 

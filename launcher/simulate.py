@@ -1,4 +1,10 @@
-"""All roles in one process: the producer, one sender per configured profile, the monitor.
+"""All roles on one machine: the producer, one sender per configured profile, the monitor.
+
+The senders are spread over ``workers`` processes (``launcher.workers``): this one, with
+the producer and the monitor, and ``workers - 1`` worker processes; the senders of each
+process share its Redis round trips (``sender.station``). With no server named, the run
+uses a private redis-server when one is installed, else the in-process fakeredis (one
+process then: its data lives in this one).
 
 Each role's settings come from the same ``load_settings`` its own command uses (flag >
 environment > YAML file > default), so ``PRODUCER_COUNT`` or ``SENDER_CONCURRENCY``
@@ -9,15 +15,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Coroutine
+import os
+from collections.abc import AsyncIterator, Coroutine
+from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 from redis.asyncio import Redis
 
 from common.connection import clients
-from common.errors import UsageProblem
+from common.errors import SimError, UsageProblem
 from common.keys import RunKeys
 from common.model import SenderProfile, SimConfig
 from common.run import read_state
@@ -32,22 +41,36 @@ from common.settings import (
 from common.target import RedisTarget
 from common.tasks import cancel_all
 from launcher.limits import check_fleet
+from launcher.private_redis import private_target
+from launcher.workers import Share, Worker, spread, start_worker
 from monitor.main import Monitor
 from monitor.summary import Snapshot
 from monitor.views import View
 from producer.main import Producer
 from sender.profile import complete_profile, default_name
-from sender.worker import serve
+from sender.station import serve_fleet
 
 logger = logging.getLogger(__name__)
+MAX_WORKERS = 64
+WORKER_START = 30.0  # seconds a worker process may take to start and connect
 
 
 class LauncherSettings(RoleSettings):
-    """``sms-sim run``'s own settings: the seed of every role (``SMS_SEED``)."""
+    """``sms-sim run``'s own settings: the seed of every role (``SMS_SEED``), the processes
+    its senders are spread over (``SMS_WORKERS``; default: the machine's cores)."""
 
     model_config = SettingsConfigDict(env_prefix="SMS_")
 
     seed: int | None = None
+    workers: int | None = Field(default=None, ge=1, le=MAX_WORKERS)
+
+
+class WorkersLost(SimError):
+    """Worker processes died mid-run; the run completed without them (``snapshot``)."""
+
+    def __init__(self, lost: list[str], snapshot: Snapshot | None) -> None:
+        super().__init__("; ".join(lost) + ": the other senders took its messages over")
+        self.snapshot = snapshot
 
 
 # The monitor's flags of ``sms-sim run`` (``--metrics-port`` and ``--csv``: monitor/outputs.py).
@@ -63,6 +86,8 @@ class Plan:
     producer: ProducerSettings
     monitor: MonitorSettings
     senders: list[tuple[SenderSettings, SenderProfile]]
+    workers: int | None = None  # processes asked for the senders (None: one per core)
+    name: str = ""  # this process's station (its senders are NAME-1, NAME-2, ...)
 
     @property
     def run(self) -> str:
@@ -76,29 +101,52 @@ def plan(flags: dict[str, Any]) -> Plan:
     ``json_output``, ``plain``,
     ``report`` for the monitor. Raises ``ConfigError``, ``UsageProblem``, ValidationError."""
     shared = {name: flags.get(name) for name in ("config", "redis_url", "run")}
-    base = load_settings(LauncherSettings, {**shared, "seed": flags.get("seed")})
+    own = {"seed": flags.get("seed"), "workers": flags.get("workers")}
+    base = load_settings(LauncherSettings, {**shared, **own})
     cfg = read_config_file(base.config) if base.config else SimConfig.example()
     if not cfg.senders:
         raise UsageProblem(f"{base.config}: senders: none listed; sms-sim run needs at least one")
-    check_fleet(len(cfg.senders), real_server=base.redis_url is not None)
     shared = {"run": base.run, "redis_url": base.redis_url}
     producer_flags = {**shared, "seed": base.seed, "count": flags.get("count")}
     producer_flags["time_scale"] = flags.get("time_scale")
     producer_flags["partitions"] = flags.get("partitions")
     monitor_flags = {**shared, **{k: flags.get(k) for k in MONITOR_FLAGS}}
     producer = load_settings(ProducerSettings, producer_flags, cfg)
+    check_fleet(len(cfg.senders), producer.partitions)
     if producer.partitions > 1 and base.redis_url is None:
         raise UsageProblem(
             f"partitions: {producer.partitions} needs a Redis server (--redis-url): the "
             "embedded one holds a single partition"
         )
+    sender_settings = load_settings(SenderSettings, shared, cfg)
+    senders = _senders(sender_settings, cfg.senders, base.seed)
     return Plan(
         RedisTarget.for_launcher(base.redis_url, base.redis_give_up),
         cfg,
         producer,
         load_settings(MonitorSettings, monitor_flags, cfg),
-        _senders(load_settings(SenderSettings, shared, cfg), cfg.senders, base.seed),
+        senders,
+        base.workers,
+        sender_settings.name or default_name(),
     )
+
+
+def _processes(plan: Plan, target: RedisTarget) -> int:
+    """Processes for the senders: as asked (default: the machine's cores), at most one
+    per sender; one on the in-process fakeredis (its data lives in this process)."""
+    senders = len(plan.senders)
+    if plan.workers is not None and plan.workers > senders:
+        logger.info(
+            "--workers %d: the fleet has %d senders, so %d processes",
+            plan.workers,
+            senders,
+            senders,
+        )
+    if target.embedded:
+        if plan.workers is not None and plan.workers > 1:
+            logger.info("--workers %d: the in-process fakeredis serves one process", plan.workers)
+        return 1
+    return min(plan.workers or os.cpu_count() or 1, senders)
 
 
 def _senders(
@@ -121,21 +169,74 @@ def _senders(
 
 
 async def simulate(plan: Plan, view: View, stop: asyncio.Event) -> Snapshot | None:
-    """Run the whole simulation; return the monitor's final snapshot."""
-    async with clients(plan.target) as make:
-        await _refuse_finished_run(make(), RunKeys(plan.run))
-        producer = Producer(make(), plan.producer)
-        await producer.open()
-        monitor = Monitor(make(), plan.monitor, view, plan.target)
-        roles: list[Coroutine[Any, Any, object]] = [
-            producer.fill(stop),
-            *(serve(make(), s, stop, profile) for s, profile in plan.senders),
-        ]
-        watch_stop = asyncio.Event()  # the monitor stops once every other role has left
-        watcher = asyncio.create_task(monitor.watch(watch_stop))
-        workers = [asyncio.create_task(role) for role in roles]
-        await _supervise(watcher, workers, stop, watch_stop)
-        return watcher.result()
+    """Run the whole simulation; return the monitor's final snapshot. WorkersLost (after
+    the run) when worker processes died meanwhile."""
+    with _server(plan) as target:
+        shares = spread(plan.senders, _processes(plan, target))
+        logger.info(
+            "run %r: %d messages, %d senders in %d process(es), Redis %s",
+            plan.run,
+            plan.producer.count,
+            len(plan.senders),
+            len(shares),
+            target.display,
+        )
+        async with clients(target) as make, _workers(shares[1:], target, plan.name) as others:
+            await _refuse_finished_run(make(), RunKeys(plan.run))
+            producer = Producer(make(), plan.producer)
+            await producer.open()
+            for worker in others:
+                worker.go()
+            monitor = Monitor(make(), plan.monitor, view, target)
+            roles: list[Coroutine[Any, Any, object]] = [
+                producer.fill(stop),
+                serve_fleet(make(), shares[0], stop, name=plan.name),
+            ]
+            watch_stop = asyncio.Event()  # the monitor stops once every other role has left
+            watcher = asyncio.create_task(monitor.watch(watch_stop))
+            tasks = [asyncio.create_task(role) for role in roles]
+            waits = [asyncio.create_task(worker.wait()) for worker in others]
+            teller = asyncio.create_task(_tell_on_stop(stop, others))
+            try:
+                await _supervise(watcher, [*tasks, *waits], stop, watch_stop)
+            finally:
+                teller.cancel()
+            lost = [lost for wait in waits if (lost := wait.result())]
+            if lost:
+                raise WorkersLost(lost, watcher.result())
+            return watcher.result()
+
+
+@asynccontextmanager
+async def _workers(
+    shares: list[Share], target: RedisTarget, name: str
+) -> AsyncIterator[list[Worker]]:
+    """Worker processes for ``shares``, each connected and waiting for ``go``; ended
+    (asked to stop, killed after the grace period) on the way out."""
+    started: list[Worker] = []
+    try:
+        for i, share in enumerate(shares, start=1):
+            started.append(await start_worker(i, share, target, f"{name}-w{i}"))
+        for worker in started:
+            await worker.ready(WORKER_START)
+        yield started
+    finally:
+        grace = max((s.grace for share in shares for s, _ in share), default=0.0)
+        await asyncio.gather(*(worker.end(grace + 5.0) for worker in started))
+
+
+def _server(plan: Plan) -> AbstractContextManager[RedisTarget]:
+    """The named server; else a private redis-server, or the embedded fakeredis."""
+    if not plan.target.embedded:
+        return nullcontext(plan.target)
+    return private_target(plan.target.give_up)
+
+
+async def _tell_on_stop(stop: asyncio.Event, workers: list[Worker]) -> None:
+    """Once ``stop`` is set, ask every worker process to stop (once)."""
+    await stop.wait()
+    for worker in workers:
+        worker.stop()
 
 
 async def _supervise(

@@ -25,6 +25,9 @@ from monitor.views import View, close_view
 logger = logging.getLogger(__name__)
 
 MAX_BLOCK_MS = 1000
+# Seconds the monitor waits, once caught up, for results to gather before it reads again:
+# one read (and one look at the run's state) per batch, not per handful of results.
+FOLLOW_LINGER = 0.05
 STALL_AFTER = 10.0  # seconds without a result before the monitor looks for why
 
 
@@ -103,6 +106,8 @@ class Monitor:
             read = await self.reader.read(block, fresh=complete)
             if complete and TOOK_OVER < read < READ_COUNT:  # caught up after "complete"
                 break
+            if TOOK_OVER < read < READ_COUNT:  # caught up: let results gather
+                await asyncio.sleep(min(FOLLOW_LINGER, max(next_report - loop.time(), 0)))
             if loop.time() >= next_report:
                 snap = await self.snapshot(state)
                 self.view.update(snap)

@@ -2,9 +2,11 @@
 the run through Redis (``sender/account.lua``).
 
 An attempt that must go through the account asks for a token; tokens are reserved in
-Redis in one round trip for every attempt waiting at that moment, each with the time from
-which it may start (Redis's clock). An attempt starts at its wanted time or its token's,
-whichever is later.
+Redis in one round trip for every attempt of the process (every sender of its station)
+waiting at that moment, each with the time from which it may start (Redis's clock). An
+attempt starts at its wanted time or its token's, whichever is later. A reservation
+waits ``LINGER`` for more attempts to share it: a token may be as far back as its
+attempt's wanted time, so the wait costs no simulated time.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 ACCOUNT = scripts.load("sender", "account.lua")
 MAX_RESERVE = 1000  # tokens in one reservation
+LINGER = 0.005  # seconds an attempt waits for others to share its reservation
 
 Start = Callable[[float], None]  # starts an attempt at the given event-loop time
 
@@ -59,15 +62,20 @@ class Account:
         """Reserve tokens for the waiting attempts, until cancelled."""
         while True:
             await self._needed.wait()
+            await asyncio.sleep(LINGER)
             self._needed.clear()
-            while self._waiting:
-                await self._serve(min(len(self._waiting), MAX_RESERVE))
+            await self._serve(min(len(self._waiting), MAX_RESERVE))
+            if self._waiting:  # more than one reservation takes, or came meanwhile
+                self._needed.set()
 
     async def _serve(self, n: int) -> None:
+        """Tokens for the first ``n`` waiting attempts, handed out in the order the
+        attempts wanted to start (a slot's schedule may be backdated: see
+        ``sender.schedule``), the first as far back as the earliest wanted."""
+        batch = sorted((self._waiting.popleft() for _ in range(n)), key=lambda w: w[0])
         offset = self.epoch()
-        times = await self._reserve(n, round((self._waiting[0][0] + offset) * 1e6))
-        for token in times:
-            wanted, start = self._waiting.popleft()
+        times = await self._reserve(n, round((batch[0][0] + offset) * 1e6))
+        for (wanted, start), token in zip(batch, times, strict=True):
             start(max(wanted, token / 1e6 - offset))
 
     async def _reserve(self, n: int, wanted_us: int) -> list[int]:

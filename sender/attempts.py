@@ -51,6 +51,7 @@ class Attempts:
 
     gateway: Gateway
     max_attempts: int | None
+    sender: str = ""  # the sender's name, on every outcome
 
     def outcomes(
         self, entry_id: str, msg: Message, attempt: int, done: Attempt, late: float = 0.0
@@ -59,17 +60,20 @@ class Attempts:
         UNDELIVERABLE] for an undeliverable number. ``late``: how long after it was due
         the attempt ended. The message is settled unless the last outcome is FAIL."""
         ts = time.time()
-        seq = str(msg.seq)
+        seq, who = str(msg.seq), self.sender
         if done.kind == SENT:
             latency = f"{ts - msg.created:.6f}"
-            return [Outcome(OK, entry_id, seq, attempt, done.duration, ts, latency, late)]
-        failed = Outcome(FAIL, entry_id, seq, attempt, done.duration, ts, "", late)
+            return [Outcome(OK, entry_id, seq, attempt, done.duration, ts, latency, late, who)]
+        failed = Outcome(FAIL, entry_id, seq, attempt, done.duration, ts, "", late, who)
         if done.kind == REJECTED:
             reason = "undeliverable number (permanent failure)"
-            return [failed, Outcome(UNDELIVERABLE, entry_id, seq, attempt, extra=reason)]
+            return [
+                failed,
+                Outcome(UNDELIVERABLE, entry_id, seq, attempt, extra=reason, sender=who),
+            ]
         if self.max_attempts and attempt >= self.max_attempts:
             reason = f"abandoned after {attempt} attempts"
-            return [failed, Outcome(ABANDON, entry_id, seq, attempt, extra=reason)]
+            return [failed, Outcome(ABANDON, entry_id, seq, attempt, extra=reason, sender=who)]
         return [failed]
 
     def all_now(self, entry_id: str, msg: Message, invalid: bool = False) -> list[Outcome]:

@@ -42,10 +42,12 @@ class Inbox:
     async def join(self) -> None:
         await ensure_group(self.client, self.keys)
 
-    async def read(self, count: int, block: bool = True) -> list[Entry]:
+    async def read(
+        self, count: int, block: bool = True, block_ms: int | None = None
+    ) -> list[Entry]:
         """Up to ``count`` entries: first those this consumer already held (a restart under
-        the same name), then never-delivered ones, blocking up to ``block_ms`` (or not at
-        all: ``block`` False)."""
+        the same name), then never-delivered ones, blocking up to ``block_ms`` (default:
+        the inbox's; ``block`` False: not at all)."""
         while self._pending_cursor is not None:
             entries = await self._read(self._pending_cursor, count, block=None)
             if not entries:
@@ -56,7 +58,7 @@ class Inbox:
             if live:
                 logger.info("%s: resuming %d message(s) it held", self.consumer, len(live))
                 return live
-        wait = self.block_ms if block else None
+        wait = (block_ms or self.block_ms) if block else None
         return await self._drop_deleted(await self._read(">", count, block=wait))
 
     async def _read(self, start: str, count: int, block: int | None) -> list[tuple[str, Any]]:

@@ -41,18 +41,18 @@ class Outboxes:
         for inbox in self.inboxes:
             await inbox.join()
 
-    async def read(self, count: int) -> list[Entry]:
+    async def read(self, count: int, block_ms: int | None = None) -> list[Entry]:
         """Up to ``count`` entries: one partition's, the partitions taking turns; when none
-        has any, a blocking read of the next one."""
+        has any, a read of the next one blocking ``block_ms`` (default: the inbox's)."""
         if self.partitions == 1:
-            return await self.inboxes[0].read(count)
+            return await self.inboxes[0].read(count, block_ms=block_ms)
         for _ in range(self.partitions):
             p = self._turn()
             entries = await self.inboxes[p].read(count, block=False)
             if entries:
                 return self._keyed(p, entries)
         p = self._turn()
-        return self._keyed(p, await self.inboxes[p].read(count))
+        return self._keyed(p, await self.inboxes[p].read(count, block_ms=block_ms))
 
     async def take_over(self, count: int, min_idle_ms: int) -> list[Entry]:
         taken: list[Entry] = []

@@ -1,4 +1,4 @@
--- Record a batch of outcomes of one sender: all of it, or (on an error) nothing.
+-- Record a batch of outcomes of a process's senders: all of it, or (on an error) nothing.
 --
 -- KEYS[1] outbox     stream of messages (consumer group GROUP)
 -- KEYS[2] results    stream, one entry per attempt
@@ -6,10 +6,11 @@
 -- KEYS[4] meta       hash: the run's counters
 -- KEYS[5] dead       stream of dead letters
 -- ARGV[1] run id     the incarnation of the run the sender joined (meta's id)
--- ARGV[2] sender     the sender's name
+-- ARGV[2] recorder   the recording process's name (its batch tag; the sender of a line
+--                    that names none it can read)
 -- ARGV[3] batch      this batch's id: a batch replayed after a lost reply is not written twice
 -- ARGV[4] outcomes   one outcome per line, tab-separated:
---                    kind, entry id, seq, attempt, duration, late, ts, extra
+--                    kind, sender, entry id, seq, attempt, duration, late, ts, extra
 --                    kind: fail | ok | abandon | undeliverable | malformed
 --                    extra: the latency (ok), or the reason
 -- ARGV[5] compact_at settled bits that leave the bitmap at once
@@ -26,10 +27,10 @@
 -- Redis refuses a script for lack of memory at its first write, before any side effect.
 
 local outbox, results, delivered, meta, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
-local run_id, sender, batch, compact_at = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[5])
+local run_id, recorder, batch, compact_at = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[5])
 local part, parts = tonumber(ARGV[6]) or 0, tonumber(ARGV[7]) or 1
 local payload = ARGV[4]
-local tag = BATCH_TAG .. sender
+local tag = BATCH_TAG .. recorder
 if not same_run(meta, run_id) then return norun() end
 local state = redis.call('HMGET', meta, META.total, META.produced, tag, META.delivered_base)
 -- The tag holds the last batch's id and its flags: 'id|flags'.
@@ -54,27 +55,27 @@ local flags, settled = {}, {}
 local counts = {[META.delivered] = 0, [META.abandoned] = 0, [META.dead_letters] = 0,
                 [META.undeliverable] = 0}
 
-local function dead_letter(id, seq, reason)
+local function dead_letter(sender, id, seq, reason)
   counts[META.dead_letters] = counts[META.dead_letters] + 1
   redis.call('XADD', dead, '*', DEAD.id, id, DEAD.seq, seq, DEAD.sender, sender,
              DEAD.reason, reason)
 end
 
-local function result(seq, attempt, ok, duration, late, ts, extra_name, extra)
+local function result(sender, seq, attempt, ok, duration, late, ts, extra_name, extra)
   redis.call('XADD', results, '*', RESULT.seq, seq, RESULT.sender, sender,
              RESULT.attempt, attempt, RESULT.ok, ok, RESULT.duration, duration,
              RESULT.late, late, RESULT.ts, ts, extra_name, extra)
 end
 
 -- The flag of one outcome whose fields are in the senders' form (the pattern below).
-local function record(kind, id, seq, attempt, duration, late, ts, extra)
+local function record(kind, sender, id, seq, attempt, duration, late, ts, extra)
   local n = (tonumber(seq) - part) / parts  -- the partition's own index of the message
   if kind == 'malformed' then
-    dead_letter(id, seq, extra)
+    dead_letter(sender, id, seq, extra)
   elseif n >= total or n % 1 ~= 0 then
-    dead_letter(id, seq, 'seq ' .. seq .. ' outside the run')
+    dead_letter(sender, id, seq, 'seq ' .. seq .. ' outside the run')
   elseif tonumber(attempt) < 1 then
-    dead_letter(id, seq, 'invalid attempt ' .. attempt)
+    dead_letter(sender, id, seq, 'invalid attempt ' .. attempt)
   elseif kind == 'fail' then
     redis.call('XADD', results, '*', RESULT.seq, seq, RESULT.sender, sender,
                RESULT.attempt, attempt, RESULT.ok, '0', RESULT.duration, duration,
@@ -83,13 +84,13 @@ local function record(kind, id, seq, attempt, duration, late, ts, extra)
   elseif kind == 'ok' then
     local latency = tonumber(extra)
     if not latency or latency ~= latency or latency == math.huge or latency == -math.huge then
-      dead_letter(id, seq, 'invalid latency')
+      dead_letter(sender, id, seq, 'invalid latency')
     elseif settle(n) == 1 then
-      result(seq, attempt, '1', duration, late, ts, RESULT.dup, '1')
+      result(sender, seq, attempt, '1', duration, late, ts, RESULT.dup, '1')
       return '0', true
     else
       counts[META.delivered] = counts[META.delivered] + 1
-      result(seq, attempt, '1', duration, late, ts, RESULT.latency, extra)
+      result(sender, seq, attempt, '1', duration, late, ts, RESULT.latency, extra)
     end
   else  -- abandon or undeliverable: settled, not delivered
     redis.call('XADD', dead, '*', DEAD.id, id, DEAD.seq, seq, DEAD.sender, sender,
@@ -101,25 +102,26 @@ local function record(kind, id, seq, attempt, duration, late, ts, extra)
   return '1', true
 end
 
--- The senders' form: a known kind, a stream id, a seq and an attempt in digits, finite
+-- The senders' form: a known kind, a sender's name (no tab, no newline), a stream id, a
+-- seq and an attempt in digits, finite
 -- decimal numbers (no NaN, no infinity: they do not match). Malformed outcomes with a seq
 -- that is not one (a foreign entry's) take the slow way below.
 local NUMBER, SIGNED = '%d+%.?%d*', '%-?%d+%.?%d*'
-local FORM = '(%a+)\t(%d+%-%d+)\t(%d+)\t(%d+)\t(' .. NUMBER .. ')\t(' .. SIGNED .. ')\t(' ..
+local FORM = '(%a+)\t([^\t\n]+)\t(%d+%-%d+)\t(%d+)\t(%d+)\t(' .. NUMBER .. ')\t(' .. SIGNED .. ')\t(' ..
              NUMBER .. ')\t([^\n]*)'
 local KINDS = {fail = true, ok = true, abandon = true, undeliverable = true, malformed = true}
 
-local function one(kind, id, seq, attempt, duration, late, ts, extra)
+local function one(kind, sender, id, seq, attempt, duration, late, ts, extra)
   if not KINDS[kind] then return nil end
-  local flag, acked = record(kind, id, seq, attempt, duration, late, ts, extra)
+  local flag, acked = record(kind, sender, id, seq, attempt, duration, late, ts, extra)
   if acked then settled[#settled + 1] = id end
   return flag
 end
 
 -- The usual batch: every line in the senders' form, one pattern scan.
-for kind, id, seq, attempt, duration, late, ts, extra in
+for kind, sender, id, seq, attempt, duration, late, ts, extra in
     string.gmatch('\n' .. payload, '\n' .. FORM) do
-  flags[#flags + 1] = one(kind, id, seq, attempt, duration, late, ts, extra) or '?'
+  flags[#flags + 1] = one(kind, sender, id, seq, attempt, duration, late, ts, extra) or '?'
 end
 
 -- Lines not in that form, or of an unknown kind, were skipped or marked '?': only
@@ -138,13 +140,15 @@ if lines ~= #flags or string.find(table.concat(flags), '?', 1, true) then
     if fields[1] and KINDS[fields[1]] then
       all[#all + 1] = recorded[next_flag]
     else
-      local kind, id, seq = string.match(line, '^(%a*)\t(%d+%-%d+)\t([^\t]*)\t')
+      local kind, sender, id, seq =
+        string.match(line, '^(%a*)\t([^\t\n]*)\t(%d+%-%d+)\t([^\t]*)\t')
       if KINDS[kind] then
-        dead_letter(id, seq, 'cannot record: ' .. string.sub(line, 1, 200))
+        if sender == '' then sender = recorder end
+        dead_letter(sender, id, seq, 'cannot record: ' .. string.sub(line, 1, 200))
         settled[#settled + 1] = id
         all[#all + 1] = '1'
       else
-        dead_letter('', '', 'unreadable outcome: ' .. string.sub(line, 1, 200))
+        dead_letter(recorder, '', '', 'unreadable outcome: ' .. string.sub(line, 1, 200))
         all[#all + 1] = '0'
       end
     end

@@ -1,9 +1,12 @@
 """Recording attempts: batched into one Lua call per round trip, atomic per message.
 
+One recorder per process (and partition) writes the outcomes of every sender in the
+process: each line names its sender, and a batch mixes them freely.
+
 A success writes its result entry, sets the message's delivered bit, counts it in the
 run's meta, acks it and trims it from the outbox, all in one step. A success for a
 message already delivered is acked and written as a suppressed duplicate (``dup 1``).
-Each batch carries an id kept per sender in the run's meta, so a batch retried after a
+Each batch carries an id kept per recorder in the run's meta, so a batch retried after a
 lost reply is not written twice. The delivered bitmap drops the bits of the run's settled
 prefix as it grows (their count is the meta's ``delivered_base``), so it stays as small
 as the backlog. A batch travels as one string argument (one line per outcome,
@@ -13,9 +16,11 @@ tab-separated fields): packing thousands of separate arguments costs more.
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -32,7 +37,7 @@ LINGER = 0.005  # seconds an outcome may wait for others to share its write
 COMPACT_AT = 1 << 16  # settled bits (8 KiB) that leave the delivered bitmap at once
 
 RECORD = scripts.load("sender", "record.lua")
-LINE = "%s\t%s\t%s\t%d\t%.6f\t%.6f\t%.6f\t%s"  # an outcome as sender/record.lua reads it
+LINE = "%s\t%s\t%s\t%s\t%d\t%.6f\t%.6f\t%.6f\t%s"  # an outcome as sender/record.lua reads it
 
 
 @dataclass(slots=True)
@@ -52,12 +57,15 @@ class Outcome:
     ts: float = 0.0
     extra: str = ""
     late: float = 0.0
+    sender: str = ""  # the sender's name ("": the recorder's own)
 
-    def line(self) -> str:
+    def line(self, sender: str) -> str:
         """The outcome as the script reads it (``seq`` and ``extra`` hold no tab or newline:
-        see ``sender.attempts.parse_entry``)."""
+        see ``sender.attempts.parse_entry``; nor does a sender's name: ``SenderSettings``),
+        ``sender`` naming it when it names no sender itself."""
         return LINE % (  # %-formatting: half the time of an f-string here (measured)
             self.kind,
+            self.sender or sender,
             self.entry_id.rpartition("/")[2],  # the stream id (sender.partitions)
             self.seq,
             self.attempt,
@@ -68,11 +76,15 @@ class Outcome:
         )
 
 
-Claim = tuple["asyncio.Future[list[bool]]", int, int]  # (future, first index, count)
+# Called once outcomes are written: their flags, or the error that stopped the write.
+Written = Callable[[list[bool] | BaseException], None]
+Claim = tuple[Written, int, int]  # (callback, first index, count)
 
 
 class Recorder:
-    """Collects outcomes and writes them in batches; ``submit`` waits for the write."""
+    """Collects outcomes and writes them in batches; ``submit`` waits for the write.
+    ``sender``: the recorder's name (its batch tag), and the sender of outcomes that name
+    none."""
 
     def __init__(
         self,
@@ -109,10 +121,15 @@ class Recorder:
     def submit_nowait(self, outcomes: list[Outcome]) -> asyncio.Future[list[bool]]:
         """Queue outcomes; the future resolves (as ``submit``) once they are written."""
         future: asyncio.Future[list[bool]] = asyncio.get_running_loop().create_future()
-        self._claims.append((future, len(self._pending), len(outcomes)))
+        self.then(outcomes, functools.partial(_resolve, future))
+        return future
+
+    def then(self, outcomes: list[Outcome], written: Written) -> None:
+        """Queue outcomes; ``written`` gets their flags (as ``submit``), or the error,
+        once they are written (no future, no task: the hot path's way)."""
+        self._claims.append((written, len(self._pending), len(outcomes)))
         self._pending.extend(outcomes)
         self._wake.set()
-        return future
 
     async def run(self) -> None:
         """Write queued outcomes until cancelled; then write what is left."""
@@ -122,7 +139,7 @@ class Recorder:
                 if len(self._pending) < self.max_batch:
                     await asyncio.sleep(LINGER)  # let a batch build up: fewer round trips
                 self._wake.clear()
-                await self.flush()
+                await self._write_pending()  # what came meanwhile waits for the next turn
         finally:
             if self._pending:
                 await asyncio.shield(self._last_flush())
@@ -136,26 +153,31 @@ class Recorder:
             logger.debug("last recording batch not written: %s", exc)
 
     async def flush(self) -> None:
+        """Write until nothing is pending."""
         while self._pending:
-            outcomes, claims = self._pending, self._claims
-            self._pending, self._claims = [], []
-            flags: list[bool] = []
-            try:
-                for start in range(0, len(outcomes), self.max_batch):
-                    chunk = outcomes[start : start + self.max_batch]
-                    flags += await self.write(chunk, f"{self._nonce}-{next(self._batches)}")
-            except Exception as exc:
-                error = translate(exc, self.keys.run)
-                _settle(claims, error)
-                raise error from None
-            for future, first, count in claims:
-                if not future.done():
-                    future.set_result(flags[first : first + count])
+            await self._write_pending()
+
+    async def _write_pending(self) -> None:
+        """Write what is pending now (in batches of at most ``max_batch``)."""
+        outcomes, claims = self._pending, self._claims
+        self._pending, self._claims = [], []
+        flags: list[bool] = []
+        try:
+            for start in range(0, len(outcomes), self.max_batch):
+                chunk = outcomes[start : start + self.max_batch]
+                flags += await self.write(chunk, f"{self._nonce}-{next(self._batches)}")
+        except Exception as exc:
+            error = translate(exc, self.keys.run)
+            for written, _, _ in claims:
+                written(error)
+            raise error from None
+        for written, first, count in claims:
+            written(flags[first : first + count])
 
     async def write(self, outcomes: list[Outcome], batch_id: str) -> list[bool]:
         """Write one batch now; a batch written before under the same id (a retry after
         a lost reply) is not written again and gets the flags of its first write."""
-        payload = "\n".join([outcome.line() for outcome in outcomes])
+        payload = "\n".join([outcome.line(self.sender) for outcome in outcomes])
         keys = [
             self.keys.outbox,
             self.keys.results,
@@ -176,7 +198,10 @@ class Recorder:
         return [flag == "1" for flag in str(reply)]
 
 
-def _settle(claims: list[Claim], exc: BaseException) -> None:
-    for future, _, _ in claims:
-        if not future.done():
-            future.set_exception(exc)
+def _resolve(future: asyncio.Future[list[bool]], result: list[bool] | BaseException) -> None:
+    if future.done():
+        return
+    if isinstance(result, BaseException):
+        future.set_exception(result)
+    else:
+        future.set_result(result)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
 import time
 from dataclasses import dataclass
 
@@ -37,6 +38,10 @@ logger = logging.getLogger(__name__)
 # enqueued); further back means the process cannot keep up with the fleet it simulates,
 # and the lateness of its attempts says so.
 MAX_BACKDATE = 1.0
+# Attempt timers fire on a grid of this many real seconds: the event loop wakes once per
+# tick, not once per attempt. An attempt ends late by up to a tick (its ``late`` says so);
+# the next one still starts when it was due to end, so the schedule does not stretch.
+TICK = 0.001
 
 
 @dataclass
@@ -120,6 +125,7 @@ class Schedule:
                 continue
             msg = parse_entry(entry_id, fields, self.run, wall)
             if isinstance(msg, Outcome):  # a dead letter: settled at once, no slot held
+                msg.sender = self.attempts.sender
                 settle_now.append(msg)
             elif self._at_once:  # no delay: every attempt at once
                 settle_now += self.attempts.all_now(entry_id, msg, self._invalid(msg))
@@ -157,7 +163,8 @@ class Schedule:
             return
         done = self.gateway.attempt(self.clock.sim(start), self._invalid(msg))
         end = start + self.clock.real(done.duration)
-        timer = self._loop.call_at(end, self._attempt_due, entry_id, msg, attempt, end, done)
+        due = math.ceil(end / TICK) * TICK  # timers of one tick fire in one loop turn
+        timer = self._loop.call_at(due, self._attempt_due, entry_id, msg, attempt, end, done)
         self.slots.attempt(entry_id, timer)
 
     def _attempt_due(
@@ -203,17 +210,13 @@ class Schedule:
         for outcome in outcomes:
             groups.setdefault(split(outcome.entry_id)[0], []).append(outcome)
         for group in groups.values():
-            written = self._recorder(group[0].entry_id).submit_nowait(group)
-            written.add_done_callback(functools.partial(self._written, group))
+            self._recorder(group[0].entry_id).then(group, functools.partial(self._written, group))
 
-    def _written(self, outcomes: list[Outcome], written: asyncio.Future[list[bool]]) -> None:
+    def _written(self, outcomes: list[Outcome], written: list[bool] | BaseException) -> None:
         self.slots.written([o.entry_id for o in outcomes])
-        if written.cancelled():
-            self.slots.fail(asyncio.CancelledError())
-        elif (exc := written.exception()) is not None:
-            self.slots.fail(exc)
+        if isinstance(written, BaseException):
+            self.slots.fail(written)
         else:
-            flags = written.result()
             self.sent += sum(
-                1 for o, new in zip(outcomes, flags, strict=True) if new and o.kind == OK
+                1 for o, new in zip(outcomes, written, strict=True) if new and o.kind == OK
             )

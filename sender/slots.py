@@ -33,16 +33,17 @@ MAX_RECORDING = 2000  # outcomes waiting to be written before reading stops
 
 
 class Slots:
-    def __init__(self, capacity: int, opened: float) -> None:
+    def __init__(self, capacity: int, opened: float, freed: asyncio.Event | None = None) -> None:
         """``capacity`` slots, free as of ``opened`` (loop time): a sender's slots cannot
-        have sent anything before it joined the run."""
+        have sent anything before it joined the run. ``freed``: the event set when a slot
+        frees (shared by the senders of a station: one loop waits for any of them)."""
         self.capacity = capacity
         self.inflight: dict[str, asyncio.TimerHandle | None] = {}  # None: waits for a token
         self.recording: set[str] = set()
         self.waiting: dict[str, asyncio.TimerHandle] = {}  # backing off: id -> its wake-up
         self.ready: deque[tuple[str, Any]] = deque()  # backed off: (id, what to resume)
         self._free_since: list[float] = [opened] * capacity  # a heap: when each became free
-        self._freed = asyncio.Event()
+        self._freed = freed or asyncio.Event()
         self._failure: BaseException | None = None
 
     @property
@@ -51,6 +52,18 @@ class Slots:
         if len(self.recording) >= MAX_RECORDING:
             return 0
         return len(self._free_since)
+
+    def free_times(self) -> list[float]:
+        """When each free slot became free (in no order); none while ``free`` is 0."""
+        return list(self._free_since) if self.free > 0 else []
+
+    def next_wake(self) -> float | None:
+        """When the next message backing off is ready again (None: none backs off)."""
+        return min((timer.when() for timer in self.waiting.values()), default=None)
+
+    def first_free(self) -> float | None:
+        """When the slot free longest became free (None: none is free)."""
+        return self._free_since[0] if self.free > 0 else None
 
     @property
     def busy(self) -> bool:

@@ -16,7 +16,8 @@ from monitor.main import Monitor
 from monitor.summary import Snapshot
 from monitor.views import PlainView
 from producer.main import produce
-from sender.worker import Sender, serve
+from sender.station import serve
+from sender.worker import Sender
 
 
 class ScriptedRandom(random.Random):

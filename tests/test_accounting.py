@@ -20,7 +20,7 @@ from common.target import RedisTarget
 from monitor.reader import ResultsReader
 from sender.inbox import Inbox
 from sender.recorder import FAIL, OK, Outcome, Recorder
-from sender.worker import Sender
+from sender.station import Station
 from tests.roles import produce_now, run_id, send_all, sender_settings, watch
 
 
@@ -181,9 +181,11 @@ async def test_a_sender_leaves_no_task_behind_when_the_run_vanishes(
     # Every slot busy for about 10 s: the keep-fresh sweep (every claim_idle/3 = 0.33 s)
     # notices first; handing the four messages back fails too. Both say "run is gone".
     settings = sender_settings(keys.run, mean_time=10.0, concurrency=4)
-    sender = await Sender.create(client, settings, asyncio.Event())
-    assert sender is not None
-    running = asyncio.create_task(sender.run())
+    stop = asyncio.Event()
+    station = await Station.create(client, [(settings, None)], stop)
+    assert station is not None
+    sender = station.senders[0]
+    running = asyncio.create_task(station.run(stop))
     for _ in range(500):
         if len(sender.slots.inflight) == 4:
             break

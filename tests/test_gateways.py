@@ -24,7 +24,7 @@ from common.errors import UsageProblem
 from common.keys import RunKeys
 from common.model import AccountCap, Backoff, Window
 from common.run import read_state
-from sender.worker import serve
+from sender.station import serve
 from tests.roles import produce_now, sender_settings
 
 CAP_TOLERANCE = 0.02  # issue 13: throughput under a cap within 2 % of the cap

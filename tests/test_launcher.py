@@ -13,7 +13,7 @@ from common.keys import RunKeys
 from common.run import read_state
 from launcher.simulate import plan, simulate
 from monitor.views import PlainView
-from sender.worker import serve
+from sender.station import serve
 from tests.roles import produce_now, send_all, sender_settings
 
 

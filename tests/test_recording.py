@@ -52,6 +52,7 @@ NUMBERS = st.one_of(
     st.sampled_from([("nan", False), ("inf", False), ("-inf", False), ("abc", False)]),
 )
 KINDS = st.sampled_from(["ok", "fail", "abandon", "malformed", "junk"])
+SENDERS = st.sampled_from(["gw-1", "gw-2", "host-7 gw 3"])  # a batch mixes a process's senders
 
 
 @st.composite
@@ -60,9 +61,9 @@ def outcome(draw: st.DrawFn, ids: list[str]) -> tuple[str, str, bool]:
     kind = draw(KINDS)
     (seq, seq_ok), (duration, d_ok), (latency, l_ok) = draw(SEQS), draw(NUMBERS), draw(NUMBERS)
     entry = ids[int(seq)] if seq_ok else draw(st.sampled_from(ids))
-    line = "\t".join([kind, entry, seq, "1", duration, "0.0", "1.0", latency])
+    line = "\t".join([kind, draw(SENDERS), entry, seq, "1", duration, "0.0", "1.0", latency])
     if kind == "junk":
-        junk = [line, "ok\tnot-an-id\t1\t1\t1\t0\t1\t1", "x"]
+        junk = [line, "ok\tgw-1\tnot-an-id\t1\t1\t1\t0\t1\t1", "x"]
         return kind, draw(st.sampled_from(junk)), False
     valid = {
         "ok": seq_ok and d_ok and l_ok,
@@ -112,7 +113,7 @@ def _assert_applied(
     r: redis.Redis, keys: RunKeys, batch: list[tuple[str, str, bool]], flags: str
 ) -> None:
     assert len(flags) == len(batch)
-    recorded = [(kind, int(line.split("\t")[2])) for kind, line, valid in batch if valid]
+    recorded = [(kind, int(line.split("\t")[3])) for kind, line, valid in batch if valid]
     dead = [line for kind, line, valid in batch if not valid or kind == "malformed"]
     settled: set[int] = set()  # what the script must do, outcome by outcome
     delivered = abandoned = duplicates = 0
@@ -133,6 +134,8 @@ def _assert_applied(
     entries: Any = r.xrange(keys.results)
     dups = [fields for _, fields in entries if "dup" in fields]
     assert len(dups) == duplicates
+    attempted = [line.split("\t") for kind, line, valid in batch if valid and kind != "abandon"]
+    assert [f["sender"] for _, f in entries] == [line[1] for line in attempted]
     abandon_lines = sum(1 for kind, _ in recorded if kind == "abandon")
     assert r.xlen(keys.dead) == len(dead) + abandon_lines
     assert flags.count("1") == len(batch) - duplicates - _late(recorded) - _bad(batch)
@@ -163,7 +166,7 @@ def test_out_of_memory_refuses_a_batch_whole_and_a_monitor_can_still_trim(
     run_id, ids = open_run(server, keys)
     for seq in range(3):
         server.xadd(keys.results, {"seq": seq, "sender": "gw", "attempt": 1, "ok": 0})
-    lines = "\n".join(f"ok\t{ids[s]}\t{s}\t1\t0.1\t0.0\t1.0\t0.5" for s in range(TOTAL))
+    lines = "\n".join(f"ok\tgw\t{ids[s]}\t{s}\t1\t0.1\t0.0\t1.0\t0.5" for s in range(TOTAL))
     before = snapshot(server, keys)
     server.config_set("maxmemory", 1)
     try:
