@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
 from dataclasses import dataclass
 from typing import Any
@@ -181,30 +181,44 @@ async def simulate(plan: Plan, view: View, stop: asyncio.Event) -> Snapshot | No
             len(shares),
             target.display,
         )
-        async with clients(target) as make, _workers(shares[1:], target, plan.name) as others:
+        async with clients(target) as make:
             await _refuse_finished_run(make(), RunKeys(plan.run))
-            producer = Producer(make(), plan.producer)
-            await producer.open()
-            for worker in others:
-                worker.go()
-            monitor = Monitor(make(), plan.monitor, view, target)
-            roles: list[Coroutine[Any, Any, object]] = [
-                producer.fill(stop),
-                serve_fleet(make(), shares[0], stop, name=plan.name),
-            ]
-            watch_stop = asyncio.Event()  # the monitor stops once every other role has left
-            watcher = asyncio.create_task(monitor.watch(watch_stop))
-            tasks = [asyncio.create_task(role) for role in roles]
-            waits = [asyncio.create_task(worker.wait()) for worker in others]
-            teller = asyncio.create_task(_tell_on_stop(stop, others))
-            try:
-                await _supervise(watcher, [*tasks, *waits], stop, watch_stop)
-            finally:
-                teller.cancel()
-            lost = [lost for wait in waits if (lost := wait.result())]
-            if lost:
-                raise WorkersLost(lost, watcher.result())
-            return watcher.result()
+            async with _workers(shares[1:], target, plan.name) as others:
+                site = Site(target, make, shares[0], others)
+                return await _run_roles(plan, site, view, stop)
+
+
+@dataclass(frozen=True)
+class Site:
+    """Where this process runs its roles: the Redis, its own senders, the workers'."""
+
+    target: RedisTarget
+    make: Callable[[], Redis]  # a new client of the target
+    share: Share  # this process's senders
+    others: list[Worker]
+
+
+async def _run_roles(plan: Plan, site: Site, view: View, stop: asyncio.Event) -> Snapshot | None:
+    """Open the run, let the workers join, and run this process's roles until the end."""
+    make, others = site.make, site.others
+    producer = Producer(make(), plan.producer)
+    await producer.open()
+    for worker in others:
+        worker.go()
+    monitor = Monitor(make(), plan.monitor, view, site.target)
+    roles = [producer.fill(stop), serve_fleet(make(), site.share, stop, name=plan.name)]
+    watch_stop = asyncio.Event()  # the monitor stops once every other role has left
+    watcher = asyncio.create_task(monitor.watch(watch_stop))
+    tasks: list[asyncio.Task[Any]] = [asyncio.create_task(role) for role in roles]
+    waits = [asyncio.create_task(worker.wait()) for worker in others]
+    teller = asyncio.create_task(_tell_on_stop(stop, others))
+    try:
+        await _supervise(watcher, [*tasks, *waits], stop, watch_stop)
+    finally:
+        teller.cancel()
+    if lost := [why for wait in waits if (why := wait.result())]:
+        raise WorkersLost(lost, watcher.result())
+    return watcher.result()
 
 
 @asynccontextmanager

@@ -5,8 +5,11 @@ An attempt that must go through the account asks for a token; tokens are reserve
 Redis in one round trip for every attempt of the process (every sender of its station)
 waiting at that moment, each with the time from which it may start (Redis's clock). An
 attempt starts at its wanted time or its token's, whichever is later. A reservation
-waits ``LINGER`` for more attempts to share it: a token may be as far back as its
-attempt's wanted time, so the wait costs no simulated time.
+waits a moment for more attempts to share it (``linger``: 5 ms, at most 0.1 simulated
+seconds): a token may be as far back as its attempt's wanted time, so the wait costs no
+simulated time, and tokens go out in the order the attempts wanted them, to within that
+moment (measured: 5 ms at x50, 250 simulated ms, shifted 2.5 % of the tokens from slower
+gateways to faster ones; 2 ms, 1.6 %).
 """
 
 from __future__ import annotations
@@ -27,7 +30,8 @@ logger = logging.getLogger(__name__)
 
 ACCOUNT = scripts.load("sender", "account.lua")
 MAX_RESERVE = 1000  # tokens in one reservation
-LINGER = 0.005  # seconds an attempt waits for others to share its reservation
+LINGER = 0.005  # real seconds an attempt waits at most for others to share its reservation
+SIM_LINGER = 0.1  # simulated seconds it waits at most
 
 Start = Callable[[float], None]  # starts an attempt at the given event-loop time
 
@@ -41,14 +45,17 @@ class Account:
         rate: float,
         burst: int,
         epoch: Callable[[], float],
+        scale: float = 1.0,
     ) -> None:
         """``rate``: submissions per real second; ``epoch``: epoch seconds at event-loop
-        time 0 (Redis's clock is taken as the wall clock)."""
+        time 0 (Redis's clock is taken as the wall clock); ``scale``: the run's time
+        scale."""
         self.keys = keys
         self.run_id = run_id
         self.interval_us = max(1, round(1e6 / rate))
         self.burst = burst
         self.epoch = epoch
+        self.linger = min(LINGER, SIM_LINGER / scale)
         self._script = client.register_script(ACCOUNT)
         self._waiting: deque[tuple[float, Start]] = deque()
         self._needed = asyncio.Event()
@@ -62,7 +69,7 @@ class Account:
         """Reserve tokens for the waiting attempts, until cancelled."""
         while True:
             await self._needed.wait()
-            await asyncio.sleep(LINGER)
+            await asyncio.sleep(self.linger)
             self._needed.clear()
             await self._serve(min(len(self._waiting), MAX_RESERVE))
             if self._waiting:  # more than one reservation takes, or came meanwhile

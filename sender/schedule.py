@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import math
 import time
 from dataclasses import dataclass
 
@@ -38,10 +37,6 @@ logger = logging.getLogger(__name__)
 # enqueued); further back means the process cannot keep up with the fleet it simulates,
 # and the lateness of its attempts says so.
 MAX_BACKDATE = 1.0
-# Attempt timers fire on a grid of this many real seconds: the event loop wakes once per
-# tick, not once per attempt. An attempt ends late by up to a tick (its ``late`` says so);
-# the next one still starts when it was due to end, so the schedule does not stretch.
-TICK = 0.001
 
 
 @dataclass
@@ -163,8 +158,7 @@ class Schedule:
             return
         done = self.gateway.attempt(self.clock.sim(start), self._invalid(msg))
         end = start + self.clock.real(done.duration)
-        due = math.ceil(end / TICK) * TICK  # timers of one tick fire in one loop turn
-        timer = self._loop.call_at(due, self._attempt_due, entry_id, msg, attempt, end, done)
+        timer = self._loop.call_at(end, self._attempt_due, entry_id, msg, attempt, end, done)
         self.slots.attempt(entry_id, timer)
 
     def _attempt_due(
