@@ -33,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 FAIL, OK, ABANDON, MALFORMED = "fail", "ok", "abandon", "malformed"
 UNDELIVERABLE = "undeliverable"
-LINGER = 0.005  # seconds an outcome may wait for others to share its write
+LINGER = 0.01  # seconds an outcome may wait for others to share its write
 COMPACT_AT = 1 << 16  # settled bits (8 KiB) that leave the delivered bitmap at once
 
 RECORD = scripts.load("sender", "record.lua")

@@ -13,9 +13,10 @@ Each sender keeps its identity (name, profile, slots, schedule, heartbeat, stati
 - one heartbeat write carries every sender's beat, one sweep keeps every held message
   fresh, one scan takes orphans over.
 
-A station lingers a few milliseconds after a slot frees before it reads, so one read
-serves the slots freed meanwhile: the slots' schedules are backdated to when each freed
-(``sender.schedule``), so the wait costs no simulated time.
+A station lingers a few milliseconds after a slot frees before it reads (10 ms, at most
+0.2 simulated seconds), so one read serves the slots freed meanwhile: the slots'
+schedules are backdated to when each freed (``sender.schedule``), so the wait costs no
+simulated time.
 """
 
 from __future__ import annotations
@@ -48,7 +49,8 @@ logger = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY = 1.0
 MAX_READ = 500  # entries of one read: a big one delays every timer due meanwhile
-READ_LINGER = 0.005  # seconds a freed slot waits for others to share its read
+READ_LINGER = 0.01  # real seconds a freed slot waits at most for others to share its read
+SIM_READ_LINGER = 0.2  # simulated seconds it waits at most (the order slots read in)
 
 Fleet = Sequence[tuple[SenderSettings, SenderProfile | None]]
 
@@ -73,6 +75,7 @@ class Station:
         self.freed = asyncio.Event()  # set when any sender's slot frees
         self.senders: list[Sender] = []
         self._sweep_period = min(settings.claim_idle / 3, 5.0)
+        self._linger_for = min(READ_LINGER, SIM_READ_LINGER / run.time_scale)
         self._failure: BaseException | None = None
 
     def _account(self, run: RunState) -> Account | None:
@@ -198,11 +201,11 @@ class Station:
         self._check()
 
     async def _linger(self, stop: asyncio.Event) -> bool:
-        """Wait until the slot free longest has been free for ``READ_LINGER``, so that one
+        """Wait until the slot free longest has been free for a moment, so that one
         read serves the slots freeing meanwhile; whether it waited. A slot free longer
         already (the process is behind, or the outbox was empty) reads at once."""
         since = [t for s in self.senders if (t := s.slots.first_free()) is not None]
-        wait = min(since, default=0.0) + READ_LINGER - self._loop.time()
+        wait = min(since, default=0.0) + self._linger_for - self._loop.time()
         if wait <= 0 or stop.is_set():
             return False
         await asyncio.sleep(wait)
