@@ -85,10 +85,16 @@ def launch(
     return Launched(run, wall, done.stdout.decode())
 
 
-def national_config(n: int) -> dict[str, Any]:
+def national_config(n: int, random_outages: bool = True) -> dict[str, Any]:
+    """The example's fleet with ``n`` messages; without its random outages (``mtbf`` and
+    ``mttr``: completion then varies little from run to run) when asked."""
     config: dict[str, Any] = yaml.safe_load(CONFIG.read_text(encoding="utf-8"))
     config.pop("time_scale", None)  # given per run
     config.update(num_messages=n, report_period=10)
+    if not random_outages:
+        for sender in config["senders"]:
+            sender.pop("mtbf", None)
+            sender.pop("mttr", None)
     if len(config["senders"]) != max(GROUPS["overflow"]) + 1:
         raise SystemExit(f"{CONFIG}: expected 40 senders (the groups of {__name__})")
     return config
@@ -292,10 +298,17 @@ def _spreads(reference: Scale) -> str:
 
 
 def search(
-    url: str, n: int, scales: Sequence[float], options: SimOptions, repeat: int, *, ladder: bool
+    url: str,
+    n: int,
+    scales: Sequence[float],
+    options: SimOptions,
+    repeat: int,
+    *,
+    ladder: bool,
+    random_outages: bool = True,
 ) -> tuple[list[Scale], list[Verdict]]:
     """Each scale ``repeat`` times; on the ladder, until the first unfaithful scale."""
-    config = national_config(n)
+    config = national_config(n, random_outages)
     limit = late_limit(config)
     levels: list[Scale] = []
     verdicts: list[Verdict] = []

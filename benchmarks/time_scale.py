@@ -29,11 +29,14 @@ its attempt rates, completion and lateness against x5 over ``--repeat`` runs per
     uv run python benchmarks/time_scale.py [--only example large national]
         [--n-example 20000] [--n-large 1000000] [--n-national 100000]
         [--start S | --scales S1 S2 ...] [--workers N] [--seed 1] [--repeat 1]
+        [--no-random-outages]
 
 ``--scales``: these scales instead of the ladder (the first is the reference), each run
 even after an unfaithful one. ``--workers``: passed to every ``sms-sim run`` (default: not
 passed, sms-sim's own). ``--repeat K``: each scale of the national fleet K times, seeds
 ``seed + 1000 k`` (the example and large fleets run once per scale).
+``--no-random-outages``: the national fleet without ``mtbf``/``mttr``: its completion
+then varies little from run to run, so 2 % can be judged on a few runs.
 """
 
 from __future__ import annotations
@@ -184,6 +187,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--n-large", type=int, default=1_000_000)
     parser.add_argument("--n-national", type=int, default=100_000)
     parser.add_argument(
+        "--no-random-outages",
+        action="store_true",
+        help="national fleet without mtbf/mttr (completion then varies little between runs)",
+    )
+    parser.add_argument(
         "--start",
         type=float,
         default=None,
@@ -226,7 +234,13 @@ def main(argv: list[str] | None = None) -> int:
         if "national" in wanted:
             scales = scales_of(args, national.LADDER, national.LADDER[0])
             levels, verdicts = national.search(
-                target.url, args.n_national, scales, options, args.repeat, ladder=ladder
+                target.url,
+                args.n_national,
+                scales,
+                options,
+                args.repeat,
+                ladder=ladder,
+                random_outages=not args.no_random_outages,
             )
             results += national.figures(args.n_national, levels, verdicts)
     report("fidelity under compression", results, args)

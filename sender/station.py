@@ -49,6 +49,7 @@ logger = logging.getLogger(__name__)
 
 HEARTBEAT_EVERY = 1.0
 MAX_READ = 500  # entries of one read: a big one delays every timer due meanwhile
+SLACK = 4  # free slots per entry read beyond which they are not sorted one by one
 READ_LINGER = 0.01  # real seconds a freed slot waits at most for others to share its read
 SIM_READ_LINGER = 0.2  # simulated seconds it waits at most (the order slots read in)
 
@@ -216,13 +217,28 @@ class Station:
         if len(self.senders) == 1:
             self.senders[0].schedule.start(entries)
             return
-        slots = [(t, i) for i, sender in enumerate(self.senders) for t in sender.slots.free_times()]
-        owners = [i for _, i in heapq.nsmallest(len(entries), slots)]
+        owners = self._owners(len(entries))
         groups: dict[int, list[Entry]] = defaultdict(list)
         for n, entry in enumerate(entries):
             groups[owners[n] if n < len(owners) else n % len(self.senders)].append(entry)
         for i, group in groups.items():
             self.senders[i].schedule.start(group)
+
+    def _owners(self, n: int) -> list[int]:
+        """The senders of the ``n`` slots free longest. With many more slots free than
+        that (a fleet starting, or idle), those slots have waited long and any of them
+        starts a message as of when it was enqueued: the senders whose first free slot
+        is oldest take as many as they have free, without sorting every slot."""
+        if self._free() > SLACK * n:
+            firsts = [(s.slots.first_free(), i) for i, s in enumerate(self.senders)]
+            owners: list[int] = []
+            for _, i in sorted((t, i) for t, i in firsts if t is not None):
+                owners += [i] * min(self.senders[i].slots.free, n - len(owners))
+                if len(owners) >= n:
+                    break
+            return owners
+        slots = [(t, i) for i, sender in enumerate(self.senders) for t in sender.slots.free_times()]
+        return [i for _, i in heapq.nsmallest(n, slots)]
 
     async def _take_over(self, free: int) -> list[Entry]:
         """Entries idle for claim_idle on other consumers (crashed, or handed back)."""

@@ -159,3 +159,16 @@ async def test_a_retry_after_its_backoff_does_not_wait_for_an_empty_outbox(
     results: Any = await client.xrange(keys.results)
     ends = [(float(f["ts"]) - created) * 20 for _, f in results]
     assert ends == pytest.approx([5, 17, 29], abs=0.6)
+
+
+async def test_a_large_idle_fleet_fills_its_slots_without_sorting_each(
+    fake: Redis, keys: RunKeys
+) -> None:
+    """200 senders of 50 slots all free (10,000): a read of 500 goes to the senders whose
+    first slot freed first, each taking as many as it has free, every message once."""
+    await produce_now(fake, keys.run, 2000)
+    senders = fleet(keys.run, *({"mean_time": 0.05, "concurrency": 50} for _ in range(200)))
+    station = await asyncio.wait_for(serve_fleet(fake, senders, asyncio.Event()), 20)
+    assert station is not None
+    assert sum(s.sent for s in station.senders) == 2000
+    assert await fake.hget(keys.meta, k.META_DELIVERED) == "2000"
