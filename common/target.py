@@ -16,7 +16,7 @@ from redis.connection import parse_url
 
 from common.errors import UsageProblem
 
-EMBEDDED = "embedded (in-process)"
+EMBEDDED = "embedded fakeredis (in-process)"
 SCHEMES = ("redis", "rediss", "unix", "redis+cluster", "rediss+cluster")
 CLUSTER = "+cluster"
 EXAMPLE_URL = "redis://127.0.0.1:6379/0"

@@ -157,7 +157,7 @@ def test_a_role_without_a_named_server_refuses_and_sim_run_is_embedded() -> None
 
     with pytest.raises(UsageProblem, match="no Redis named"):
         _ = load_settings(MonitorSettings).target
-    assert plan({}).target.embedded and plan({}).target.display == "embedded (in-process)"
+    assert plan({}).target.embedded and plan({}).target.display == "embedded fakeredis (in-process)"
     url = "redis://:pw@example:1/0"
     assert load_settings(MonitorSettings, {"redis_url": url}).target.display == (
         "redis://:***@example:1/0"

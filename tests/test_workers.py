@@ -17,8 +17,11 @@ import redis
 from common import keys as k
 from common.keys import RunKeys
 from common.model import SenderProfile
+from launcher import private_redis
+from launcher.cli import main as sim_main
 from launcher.workers import spread
 from sender.station import serve
+from tests.commands import Runner
 from tests.processes import clean_env, python_m, role_env
 from tests.roles import sender_settings
 from tests.support import ROOT, sync_client, wait_until
@@ -252,3 +255,17 @@ def test_a_killed_sms_sim_run_takes_its_redis_server_and_workers_with_it(
     proc.kill()
     proc.communicate(timeout=10)
     wait_until(lambda: not any(alive(p) for p, _ in left), 20, "every child to end")
+
+
+def test_without_a_redis_server_installed_it_runs_on_fakeredis_in_one_process(
+    runner: Runner, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("REDIS_URL", "SMS_RUN", "SMS_CONFIG", "SMS_WORKERS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(private_redis, "server_binary", lambda: None)
+    result = runner(sim_main, ["run", "--count", "30", "--workers", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    assert "the in-process fakeredis serves one process" in result.stderr
+    assert "5 senders in 1 process(es), Redis embedded fakeredis (in-process)" in result.stderr
+    assert json.loads(result.stdout.strip().splitlines()[-1])["sent"] == 30
