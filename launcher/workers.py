@@ -10,6 +10,7 @@ mid-run does not stop the run: its messages are taken over by the other senders 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import contextlib
 import logging
 import math
@@ -28,6 +29,7 @@ from sender.worker import attempt_rate
 logger = logging.getLogger(__name__)
 
 Share = list[tuple[SenderSettings, SenderProfile]]
+RELAY_CHUNK = 1 << 16  # bytes of a worker's output relayed at once
 
 
 def spread(senders: Share, workers: int) -> list[Share]:
@@ -109,6 +111,8 @@ class Worker:
             with contextlib.suppress(ProcessLookupError):
                 self.process.kill()
             await self.process.wait()
+        if self.relay is not None:
+            await self.relay  # its last lines, then the end of its output
 
 
 async def start_worker(index: int, share: Share, target: RedisTarget, name: str) -> Worker:
@@ -131,8 +135,10 @@ async def start_worker(index: int, share: Share, target: RedisTarget, name: str)
 
 
 async def _relay(process: asyncio.subprocess.Process) -> None:
-    """The worker's log lines, onto this process's standard error."""
+    """The worker's log lines, onto this process's standard error (in chunks: a line of
+    any length passes)."""
     assert process.stderr is not None
-    while line := await process.stderr.readline():
-        sys.stderr.write(line.decode(errors="replace"))
+    text = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    while chunk := await process.stderr.read(RELAY_CHUNK):
+        sys.stderr.write(text.decode(chunk))
         sys.stderr.flush()
