@@ -15,6 +15,14 @@ SCRIPTS = {
         ["--n", "1000", "--naive-n", "200", "--no-backlog-variant", "--timeout", "60"],
         "ratio ours / naive",
     ),
+    "timed_path": (
+        ["--scales", "20", "--warmup", "2", "--window", "2", "--count", "100000"],
+        "process / Redis CPU",
+    ),
+    "time_scale": (
+        ["--only", "national", "--n-national", "2000", "--scales", "5", "20"],
+        "national: largest faithful time scale",
+    ),
 }
 
 
