@@ -39,12 +39,13 @@ async def test_a_run_stopped_early_summarises_everything_its_senders_recorded(
     the_plan = plan({"config": tmp_path / "c.yaml", "redis_url": redis_url, "run": run_name})
     stop = asyncio.Event()
     running = asyncio.create_task(simulate(the_plan, PlainView(io.StringIO()), stop))
-    await asyncio.sleep(1.0)
-    stop.set()  # what SIGINT does
-    snap = await asyncio.wait_for(running, 20)
-    assert snap is not None and not snap.state.complete
     client = Redis.from_url(redis_url, decode_responses=True)
     try:
+        await _until_delivering(client, RunKeys(run_name))  # its worker process has joined
+        await asyncio.sleep(0.5)
+        stop.set()  # what SIGINT does
+        snap = await asyncio.wait_for(running, 20)
+        assert snap is not None and not snap.state.complete
         state = await read_state(client, RunKeys(run_name))
         assert state is not None and 0 < state.delivered < 5000
         assert snap.stats.sent == state.delivered  # all of it, nothing recorded after
@@ -53,6 +54,15 @@ async def test_a_run_stopped_early_summarises_everything_its_senders_recorded(
     finally:
         await client.delete(*RunKeys(run_name).all())
         await client.aclose()
+
+
+async def _until_delivering(client: Redis, keys: RunKeys, within: float = 30) -> None:
+    for _ in range(int(within / 0.05)):
+        state = await read_state(client, keys)
+        if state is not None and state.delivered > 0:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"nothing delivered within {within} s")
 
 
 async def test_a_sender_started_on_a_finished_run_registers_nothing(

@@ -160,8 +160,7 @@ def test_a_worker_killed_mid_run_is_named_and_the_run_still_completes(
     config.write_text(FLEET.replace("0.00", "0.02"), encoding="utf-8")
     env = role_env(redis_url, run_name, {"SENDER_CLAIM_IDLE": "1"})
     proc = sim([str(config), "--count", "2000", "--workers", "2", "--json", "--plain"], env)
-    wait_until(lambda: _worker_of(proc.pid) is not None, 20, "a worker process")
-    time.sleep(1.0)
+    wait_until(lambda: _worker_holds(redis_url, run_name), 30, "the worker to hold messages")
     worker = _worker_of(proc.pid)
     assert worker is not None
     os.kill(worker, signal.SIGKILL)
@@ -173,6 +172,18 @@ def test_a_worker_killed_mid_run_is_named_and_the_run_still_completes(
     assert summary["sent"] == summary["total"] == 2000
     assert "took over" in err
     delivered_once(redis_url, run_name, 2000)
+
+
+def _worker_holds(url: str, run: str) -> bool:
+    """Worker 1 of the run's sms-sim (consumer ``NAME-w1``) holds messages."""
+    r: redis.Redis = sync_client(url)
+    try:
+        consumers: Any = r.xinfo_consumers(RunKeys(run).outbox, k.GROUP)
+    except redis.ResponseError:
+        return False  # no group yet
+    finally:
+        r.close()
+    return any(c["name"].endswith("-w1") and c["pending"] > 0 for c in consumers)
 
 
 def _worker_of(pid: int) -> int | None:
@@ -190,10 +201,10 @@ def test_ctrl_c_to_the_process_group_stops_every_process_and_loses_nothing(
     config.write_text(FLEET.replace("0.00", "0.05"), encoding="utf-8")
     env = role_env(redis_url, run_name, {"MONITOR_KEEP_RESULTS": "1"})
     proc = sim([str(config), "--count", "3000", "--workers", "2", "--plain"], env)
-    wait_until(lambda: _worker_of(proc.pid) is not None, 20, "a worker process")
+    wait_until(lambda: _worker_holds(redis_url, run_name), 30, "the worker to hold messages")
     worker = _worker_of(proc.pid)
     assert worker is not None
-    time.sleep(1.5)
+    time.sleep(0.5)
     os.killpg(proc.pid, signal.SIGINT)
     _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
