@@ -77,7 +77,6 @@ class Station:
         self.senders: list[Sender] = []
         self._sweep_period = min(settings.claim_idle / 3, 5.0)
         self._linger_for = min(READ_LINGER, SIM_READ_LINGER / run.time_scale)
-        self._failure: BaseException | None = None
 
     def _account(self, run: RunState) -> Account | None:
         """The run's fleet-wide cap, when it has one."""
