@@ -7,25 +7,26 @@
 -- ARGV[2] tokens    how many submissions to reserve
 -- ARGV[3] interval  microseconds between two submissions (real time)
 -- ARGV[4] burst     submissions that may go at once
--- ARGV[5] wanted    when the first waiting submission wanted to start (microseconds since
---                   the epoch): a slot's schedule runs up to a second behind real time
+-- ARGV[5] ago       how long ago the first waiting submission wanted to start
+--                   (microseconds): a slot's schedule runs up to a second behind real time
 --                   (see sender/schedule.py), so its tokens may be that far back too
--- Returns the reserved tokens' times (microseconds since the epoch, on Redis's clock), in
--- order: a sender starts one submission at each, or later. Error NORUN when the run is
--- gone or was reset.
+-- Returns the reserved tokens' times in order, as microseconds from now on Redis's clock
+-- (negative: in the past): a sender starts one submission at each, or later. Only
+-- durations cross between the clocks, so a sender whose own clock is off gets the same
+-- tokens. Error NORUN when the run is gone or was reset.
 
 if not same_run(KEYS[1], ARGV[1]) then return norun() end
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
 local n, interval = tonumber(ARGV[2]), tonumber(ARGV[3])
 local tolerance = (tonumber(ARGV[4]) - 1) * interval
-local earliest = math.min(now, math.max(tonumber(ARGV[5]), now - 1000000))
+local earliest = now - math.min(math.max(tonumber(ARGV[5]), 0), 1000000)
 local tat = tonumber(redis.call('GET', KEYS[2])) or earliest
 local times = {}
 for i = 1, n do
   local at = math.max(earliest, tat - tolerance)
   tat = math.max(tat, at) + interval
-  times[i] = string.format('%d', at)
+  times[i] = string.format('%d', at - now)
 end
 redis.call('SET', KEYS[2], string.format('%d', tat), 'PX', 3600000)
 return times

@@ -49,17 +49,13 @@ class Account:
         run_id: str,
         rate: float,
         burst: int,
-        epoch: Callable[[], float],
         scale: float = 1.0,
     ) -> None:
-        """``rate``: submissions per real second; ``epoch``: epoch seconds at event-loop
-        time 0 (Redis's clock is taken as the wall clock); ``scale``: the run's time
-        scale."""
+        """``rate``: submissions per real second; ``scale``: the run's time scale."""
         self.keys = keys
         self.run_id = run_id
         self.interval_us = max(1, round(1e6 / rate))
         self.burst = burst
-        self.epoch = epoch
         self.linger = min(LINGER, SIM_LINGER / scale)
         self._script = client.register_script(ACCOUNT)
         self._waiting: list[Waiting] = []  # a heap: the earliest wanted first
@@ -100,13 +96,14 @@ class Account:
         """Tokens for ``batch`` (in the order its attempts wanted to start: a slot's
         schedule may be backdated, see ``sender.schedule``), the first as far back as
         the earliest wanted."""
-        offset = self.epoch()
-        times = await self._reserve(len(batch), round((batch[0][0] + offset) * 1e6))
+        sent = self._loop.time()
+        times = await self._reserve(len(batch), round((sent - batch[0][0]) * 1e6))
+        now = (sent + self._loop.time()) / 2  # Redis's "now": within the round trip
         for (wanted, _, start), token in zip(batch, times, strict=True):
-            start(max(wanted, token / 1e6 - offset))
+            start(max(wanted, now + token / 1e6))
 
-    async def _reserve(self, n: int, wanted_us: int) -> list[int]:
-        args: list[str | int] = [self.run_id, n, self.interval_us, self.burst, wanted_us]
+    async def _reserve(self, n: int, ago_us: int) -> list[int]:
+        args: list[str | int] = [self.run_id, n, self.interval_us, self.burst, ago_us]
         try:
             reply = await self._script(keys=[self.keys.run_meta, self.keys.account], args=args)
         except ResponseError as exc:

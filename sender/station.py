@@ -83,11 +83,7 @@ class Station:
         if run.account_rate is None:
             return None
         rate = run.account_rate * run.time_scale
-        burst, scale = run.account_burst, run.time_scale
-        return Account(self.client, self.keys, run.id, rate, burst, self._epoch, scale)
-
-    def _epoch(self) -> float:
-        return self.clock.epoch
+        return Account(self.client, self.keys, run.id, rate, run.account_burst, run.time_scale)
 
     @classmethod
     async def create(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
+import shutil
 from typing import Any
 
 import pytest
@@ -83,9 +83,7 @@ async def test_account_tokens_go_first_to_the_attempts_that_wanted_them_first(
     backdated); the earliest wanted gets the earliest token, so no token is lost."""
     await produce_now(fake, keys.run, 1)
     loop = asyncio.get_running_loop()
-    account = Account(
-        fake, keys, await run_id(fake, keys.run), 100.0, 1, lambda: time.time() - loop.time()
-    )
+    account = Account(fake, keys, await run_id(fake, keys.run), 100.0, 1)
     t0 = loop.time() - 0.1
     started: dict[str, float] = {}
     account.take(t0 + 0.02, lambda at: started.update(late=at))
@@ -172,3 +170,33 @@ async def test_a_large_idle_fleet_fills_its_slots_without_sorting_each(
     assert station is not None
     assert sum(s.sent for s in station.senders) == 2000
     assert await fake.hget(keys.meta, k.META_DELIVERED) == "2000"
+
+
+def test_a_sender_whose_clock_is_off_gets_its_account_tokens_on_time(
+    redis_url: str, run_name: str, tmp_path: Any
+) -> None:
+    """A sender 90 s behind (libfaketime) under the fleet-wide cap: only durations cross
+    between its clock and Redis's, so it sends at once (it used to wait 90 s for every
+    token: nothing sent in 40 s)."""
+    from tests.processes import Role, finish, python_m, role_env, spawn  # noqa: PLC0415
+
+    faketime = shutil.which("faketime")
+    if faketime is None:
+        pytest.skip("no faketime binary (Debian: faketime; .ci/run installs it)")
+    config = tmp_path / "c.yaml"
+    config.write_text(
+        "account: {max_rate: 200, burst: 10}\n"
+        "senders:\n  - {mean_time: 0.05, failure_rate: 0.1, concurrency: 8}\n",
+        encoding="utf-8",
+    )
+    env = role_env(redis_url, run_name)
+    assert finish(spawn("producer", ["--config", str(config), "--count", "400"], env))[0] == 0
+    argv = [faketime, "-f", "-90s", *python_m("sender", ["--config", str(config)])]
+    code, _, err = finish(Role("skewed", argv, env), timeout=30)
+    assert code == 0, err
+    r: redis.Redis = sync_client(redis_url)
+    try:
+        assert r.hget(RunKeys(run_name).meta, k.META_DELIVERED) == "400"
+    finally:
+        r.delete(*RunKeys(run_name).all())
+        r.close()
