@@ -116,13 +116,9 @@ class Recorder:
     async def submit(self, outcomes: list[Outcome]) -> list[bool]:
         """Queue outcomes and wait until they are written; per outcome, False marks a
         suppressed duplicate (or an abandonment of a message delivered meanwhile)."""
-        return await self.submit_nowait(outcomes)
-
-    def submit_nowait(self, outcomes: list[Outcome]) -> asyncio.Future[list[bool]]:
-        """Queue outcomes; the future resolves (as ``submit``) once they are written."""
         future: asyncio.Future[list[bool]] = asyncio.get_running_loop().create_future()
         self.then(outcomes, functools.partial(_resolve, future))
-        return future
+        return await future
 
     def then(self, outcomes: list[Outcome], written: Written) -> None:
         """Queue outcomes; ``written`` gets their flags (as ``submit``), or the error,

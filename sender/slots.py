@@ -137,20 +137,10 @@ class Slots:
         self._failure = self._failure or exc
         self._freed.set()
 
-    def wake(self) -> None:
-        self._freed.set()
-
     def check(self) -> None:
         """Raise the first failure, if any."""
         if self._failure is not None:
             raise self._failure
-
-    async def wait_free(self) -> None:
-        """Until a slot frees (or a failure or ``wake``)."""
-        self._freed.clear()
-        if self.free <= 0 and self._failure is None:
-            await self._freed.wait()
-        self.check()
 
     async def drain(self, within: float) -> None:
         """Until nothing is in flight or being written, a failure, or ``within`` seconds

@@ -41,7 +41,6 @@ class Sender:
         profile: SenderProfile,
         rng: random.Random | None = None,
     ) -> None:
-        self.settings = settings
         self.profile = profile
         self.name = settings.name or default_name()
         rng = rng or random.Random(settings.seed)
