@@ -29,8 +29,8 @@ from common.connection import connect
 from common.keys import RunKeys
 from common.results import Result
 from common.settings import MonitorSettings
-from monitor.main import Monitor
-from monitor.views import PlainView
+from monitor.monitor import Monitor
+from monitor.views.plain import PlainView
 
 TARGET = 200_000  # results/s
 SENDERS = ("gw-a", "gw-b", "gw-c", "gw-d")
@@ -130,7 +130,7 @@ async def time_monitor(url: str, run: str) -> tuple[float, int, int]:
         await client.aclose()
     if snap is None:
         raise SystemExit("the monitor never saw the run")
-    return elapsed, snap.stats.sent, snap.stats.attempts
+    return elapsed, snap.sent, snap.attempts
 
 
 def measure(args: argparse.Namespace) -> list[Figure]:

@@ -1,6 +1,7 @@
 """What every command-line entry shares: option declarations made from the settings
 models (so help shows each option's variable and default, defined once, in
-``common.settings``), one-line errors and exit codes, and running a role's coroutine.
+``common.settings``; ``with_flags`` makes a command's options from the fields marked
+``Flag``), one-line errors and exit codes, and running a role's coroutine.
 
 A command passes on only the flags given on its command line (``given``): environment
 variables, the ``.env`` file and the YAML file are read by ``load_settings``.
@@ -9,12 +10,16 @@ variables, the ``.env`` file and the YAML file are read by ``load_settings``.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
+import inspect
 import logging
+import operator
 import sys
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from importlib.metadata import version
-from typing import Any, NoReturn, TypeVar
+from types import UnionType
+from typing import Annotated, Any, NoReturn, TypeVar, Union, get_args, get_origin
 
 import typer
 from pydantic import ValidationError
@@ -27,7 +32,7 @@ from typer._click.exceptions import ClickException
 from common.configfile import describe
 from common.errors import EXIT_SIGINT, EXIT_USAGE, SimError, translate
 from common.logs import setup_logging
-from common.settings import RoleSettings, load_settings
+from common.settings import RoleSettings, flag_fields, load_settings
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +41,7 @@ S = TypeVar("S", bound=RoleSettings)
 # reference counting: collect cycles far less often than Python's default (700, 10, 10).
 GC_THRESHOLDS = (50_000, 50, 100)
 T = TypeVar("T")
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def option(model: type[RoleSettings], field: str, help: str, *decls: str, **kw: Any) -> Any:
@@ -46,6 +52,55 @@ def option(model: type[RoleSettings], field: str, help: str, *decls: str, **kw: 
     return typer.Option(
         default, *decls, help=help, envvar=model.env_name(field), show_envvar=True, **kw
     )
+
+
+def with_flags(model: type[RoleSettings]) -> Callable[[F], F]:
+    """A typer command's decorator (under ``@app.command()``): one option per field of
+    ``model`` marked ``Flag``, in the model's order, after the command's own parameters
+    and in place of its ``**flags`` (where typer passes their values). Each is what
+    ``option`` makes: ``--field-name``, the field's type, default and variable, its
+    ``description`` as help. Typer reads a command's parameters with
+    ``inspect.signature``, which returns the ``__signature__`` set here."""
+
+    def add(command: F) -> F:
+        signature = inspect.signature(command, eval_str=True)
+        params = list(signature.parameters.values())
+        if not params or params[-1].kind is not inspect.Parameter.VAR_KEYWORD:
+            raise TypeError(f"{command.__name__}: needs **flags for {model.__name__}'s flags")
+        own = params[:-1]
+        made = [
+            inspect.Parameter(
+                name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=option(model, name, _help(model, name)),
+                annotation=_bare(model.model_fields[name].annotation),
+            )
+            for name in flag_fields(model)
+        ]
+        if clash := {p.name for p in own} & {p.name for p in made}:
+            raise TypeError(f"{command.__name__}: {sorted(clash)} declared twice")
+        command.__signature__ = signature.replace(parameters=[*own, *made])  # type: ignore[attr-defined]
+        return command
+
+    return add
+
+
+def _help(model: type[RoleSettings], name: str) -> str:
+    description = model.model_fields[name].description
+    if not description:
+        raise TypeError(f"{model.__name__}.{name}: a flag needs a description (its help)")
+    return description
+
+
+def _bare(annotation: Any) -> Any:
+    """``annotation`` without pydantic's constraints (``Annotated`` metadata, in a union
+    too): the type typer reads, e.g. ``float | None`` for ``Seconds | None``."""
+    origin = get_origin(annotation)
+    if origin is Annotated:
+        return _bare(get_args(annotation)[0])
+    if origin in (Union, UnionType):
+        return functools.reduce(operator.or_, map(_bare, get_args(annotation)))
+    return annotation
 
 
 def config_option(uses: str) -> Any:

@@ -147,7 +147,7 @@ class RunKeys:
 
     @property
     def summary(self) -> str:
-        """The finished run's JSON summary (monitor/history.py), for ``sms-sim runs``."""
+        """The finished run's JSON summary (monitor/views/history.py), for ``sms-sim runs``."""
         return self._run_key("summary")
 
     def all(self, partitions: int = 1) -> list[str]:

@@ -75,41 +75,41 @@ _COUNTS = (
 async def read_state(client: Redis, keys: RunKeys) -> RunState | None:
     """The run's state, or None when it has no meta (not created yet, or gone). A run of
     several partitions counts what every partition's meta counts."""
-    values = await client.hmget(keys.run_meta, list(_FIELDS))
-    if values[1] is None:
+    meta = dict(zip(_FIELDS, await client.hmget(keys.run_meta, list(_FIELDS)), strict=True))
+    if meta[k.META_TOTAL] is None:
         return None  # not created yet, or gone
-    counts = [int(v or 0) for v in values[1:8]]
-    created, scale, invalid, account_rate, account_burst, partitions = values[8:]
-    parts = int(partitions or 1)
-    if parts > 1:
-        summed = await _partition_counts(client, keys, parts)
-        counts[1], counts[3], counts[4], counts[5], counts[6] = summed
-    total, produced, done, delivered, abandoned, dead, undeliverable = counts
+    partitions = int(meta[k.META_PARTITIONS] or 1)
+    counts = {name: int(meta[name] or 0) for name in _COUNTS}
+    if partitions > 1:
+        counts = await _partition_counts(client, keys, partitions)
+    account_rate = meta[k.META_ACCOUNT_RATE]
     return RunState(
-        total,
-        produced,
-        bool(done),
-        delivered,
-        abandoned,
-        dead,
-        str(values[0] or ""),  # "": a run made before runs had ids
-        undeliverable,
-        float(created or 0.0),
-        float(scale or 1.0),
-        float(invalid or 0.0),
-        float(account_rate) if account_rate else None,
-        int(account_burst or 1),
-        parts,
+        total=int(meta[k.META_TOTAL] or 0),
+        produced=counts[k.META_PRODUCED],
+        done=bool(int(meta[k.META_DONE] or 0)),
+        delivered=counts[k.META_DELIVERED],
+        abandoned=counts[k.META_ABANDONED],
+        dead_letters=counts[k.META_DEAD],
+        id=str(meta[k.META_ID] or ""),  # "": a run made before runs had ids
+        undeliverable=counts[k.META_UNDELIVERABLE],
+        created=float(meta[k.META_CREATED] or 0.0),
+        time_scale=float(meta[k.META_TIME_SCALE] or 1.0),
+        invalid_fraction=float(meta[k.META_INVALID_FRACTION] or 0.0),
+        account_rate=float(account_rate) if account_rate else None,
+        account_burst=int(meta[k.META_ACCOUNT_BURST] or 1),
+        partitions=partitions,
     )
 
 
-async def _partition_counts(client: Redis, keys: RunKeys, parts: int) -> list[int]:
-    """produced, delivered, abandoned, dead letters, undeliverable: over every partition
-    (one command per partition: in a cluster each lives in a slot of its own)."""
-    summed = [0] * len(_COUNTS)
+async def _partition_counts(client: Redis, keys: RunKeys, parts: int) -> dict[str, int]:
+    """Each of ``_COUNTS`` (produced, delivered, abandoned, dead letters, undeliverable),
+    summed over every partition (one command per partition: in a cluster each lives in a
+    slot of its own)."""
+    summed = dict.fromkeys(_COUNTS, 0)
     for part in keys.parts(parts):
-        for i, value in enumerate(await client.hmget(part.meta, list(_COUNTS))):
-            summed[i] += int(value or 0)
+        values = await client.hmget(part.meta, list(_COUNTS))
+        for name, value in zip(_COUNTS, values, strict=True):
+            summed[name] += int(value or 0)
     return summed
 
 

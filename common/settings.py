@@ -11,11 +11,13 @@ Every number must be finite and within the limits below (``LIMITS`` in the READM
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Self, TypeVar
+from typing import Annotated, Any, ClassVar, Self, TypeVar
 
 from pydantic import (
     AliasChoices,
+    BaseModel,
     Field,
     ValidationError,
     ValidationInfo,
@@ -139,24 +141,76 @@ class ProducerSettings(RoleSettings):
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Flag:
+    """Marks a settings field, ``name: Annotated[T, Flag()] = Field(description=...)``, as an
+    option of its role's command: ``common.cli.with_flags`` makes it ``--name`` (reading
+    the field's variable), its help the field's ``description``."""
+
+
+@dataclass(frozen=True, slots=True)
+class ProfileFlag(Flag):
+    """A sender flag that sets its profile's field of the same name (``complete_profile``):
+    over the profile's own value (``over_profile``), or only where the profile has none."""
+
+    over_profile: bool = True
+
+
+def flag_fields(model: type[BaseModel]) -> dict[str, Flag]:
+    """The fields of ``model`` marked as flags of its command, in declaration order."""
+    return {
+        name: marker
+        for name, info in model.model_fields.items()
+        for marker in info.metadata
+        if isinstance(marker, Flag)
+    }
+
+
 class SenderSettings(RoleSettings):
-    """A sender's own flags; ``mean_time`` ... ``max_attempts`` override its profile."""
+    """A sender's own settings; the ``ProfileFlag`` ones set its profile (flag > profile
+    entry for most, profile entry > flag for ``shape``, the run's global shape)."""
 
     model_config = SettingsConfigDict(env_prefix="SENDER_")
 
-    mean_time: Seconds | None = None
-    failure_rate: Probability | None = None
-    shape: Shape = DEFAULT_SHAPE
-    concurrency: Slots | None = None
-    max_attempts: Attempts | None = None
-    claim_idle: Period = 10.0
-    grace: Seconds = 5.0
-    name: str | None = Field(  # no control character: outcomes travel as tab-separated lines
-        default=None, min_length=1, max_length=128, pattern=r"^[^\x00-\x1f\x7f]+$"
+    mean_time: Annotated[Seconds | None, ProfileFlag()] = Field(
+        default=None, description="Mean seconds per attempt."
     )
-    seed: int | None = None
+    failure_rate: Annotated[Probability | None, ProfileFlag()] = Field(
+        default=None, description="Chance an attempt fails."
+    )
+    shape: Annotated[Shape, ProfileFlag(over_profile=False)] = Field(
+        default=DEFAULT_SHAPE, description="Gamma shape of the delay."
+    )
+    concurrency: Annotated[Slots | None, ProfileFlag()] = Field(
+        default=None, description="Send slots (default: the profile's, else 1)."
+    )
+    max_attempts: Annotated[Attempts | None, ProfileFlag()] = Field(
+        default=None, description="Abandon a message after N attempts (default: never)."
+    )
+    claim_idle: Annotated[Period, Flag()] = Field(
+        default=10.0, description="Take over messages idle this long (s)."
+    )
+    grace: Annotated[Seconds, Flag()] = Field(
+        default=5.0, description="Seconds to finish in-flight work on stop."
+    )
+    # No control character in a name: outcomes travel as tab-separated lines.
+    name: Annotated[str | None, Flag()] = Field(
+        default=None,
+        min_length=1,
+        max_length=128,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="Sender name (default: host-pid; NAME-N for several).",
+    )
+    seed: Annotated[int | None, Flag()] = Field(
+        default=None, description="Seed for delays and failures."
+    )
     block: float = Field(default=1.0, ge=0.001, le=5, description="longest wait of one read (s)")
-    gateways: int = Field(default=1, ge=1, le=MAX_GATEWAYS, description="senders in this process")
+    gateways: Annotated[int, Flag()] = Field(
+        default=1,
+        ge=1,
+        le=MAX_GATEWAYS,
+        description="Senders this process serves, each claiming the config's next profile.",
+    )
     profiles: list[SenderProfile] = Field(default_factory=lambda: list(EXAMPLE_FLEET))
 
     @model_validator(mode="after")
@@ -167,6 +221,16 @@ class SenderSettings(RoleSettings):
     @classmethod
     def from_config(cls, cfg: SimConfig) -> dict[str, Any]:
         return {"shape": cfg.shape, "profiles": cfg.senders or []}
+
+
+# The sender's flags that set its profile, each a field of SenderProfile too (checked here).
+PROFILE_FLAGS: dict[str, ProfileFlag] = {
+    name: flag
+    for name, flag in flag_fields(SenderSettings).items()
+    if isinstance(flag, ProfileFlag)
+}
+if stray := sorted(set(PROFILE_FLAGS) - set(SenderProfile.model_fields)):
+    raise TypeError(f"SenderSettings: ProfileFlag on {stray}, not fields of SenderProfile")
 
 
 class MonitorSettings(RoleSettings):

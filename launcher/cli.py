@@ -31,9 +31,10 @@ from common.stop import install_stop_handlers
 from common.target import RedisTarget
 from launcher import runs, runs_text
 from launcher.simulate import LauncherSettings, Plan, WorkersLost, plan, reset, simulate
-from monitor.outputs import open_outputs
-from monitor.summary import Snapshot, summary
-from monitor.views import make_view
+from monitor.figures.report import Report
+from monitor.views.json_summary import summary
+from monitor.views.outputs import open_outputs
+from monitor.views.view import make_view
 
 logger = logging.getLogger(__name__)
 PROG = "sms-sim"
@@ -95,9 +96,9 @@ def run_cmd(
     """Run the producer, one sender per configured profile and the monitor; the senders
     spread over --workers processes."""
     the_plan = _plan_or_exit(given(ctx))
-    snap = run_async(PROG, _simulate(the_plan))
-    if snap is not None and the_plan.monitor.json_output:
-        print(json.dumps(summary(snap)))
+    rep = run_async(PROG, _simulate(the_plan))
+    if rep is not None and the_plan.monitor.json_output:
+        print(json.dumps(summary(rep)))
 
 
 def _plan_or_exit(flags: dict[str, object]) -> Plan:
@@ -111,7 +112,7 @@ def _plan_or_exit(flags: dict[str, object]) -> Plan:
     return the_plan
 
 
-async def _simulate(the_plan: Plan) -> Snapshot | None:
+async def _simulate(the_plan: Plan) -> Report | None:
     stop = asyncio.Event()
     install_stop_handlers(stop, PROG)
     with open_outputs(the_plan.monitor) as outputs:  # a port in use: exit 2 before the run
@@ -119,8 +120,8 @@ async def _simulate(the_plan: Plan) -> Snapshot | None:
         try:
             return await simulate(the_plan, view, stop)
         except WorkersLost as exc:
-            if exc.snapshot is not None and the_plan.monitor.json_output:
-                print(json.dumps(summary(exc.snapshot)))
+            if exc.report is not None and the_plan.monitor.json_output:
+                print(json.dumps(summary(exc.report)))
             raise
 
 

@@ -1,5 +1,5 @@
 """``sms-sim runs``, ``show RUN`` and ``compare RUN_A RUN_B``: finished runs' summaries,
-read from Redis (``monitor/history.py``) without re-running anything."""
+read from Redis (``monitor/views/history.py``) without re-running anything."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from common.errors import UsageProblem
 from common.keys import RunKeys
 from common.run import read_state
 from common.target import RedisTarget
-from monitor.history import StoredRun, find_runs, load
+from monitor.views.history import StoredRun, find_runs, load
 
 
 async def stored_runs(target: RedisTarget) -> list[StoredRun]:

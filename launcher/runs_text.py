@@ -1,10 +1,10 @@
 """How ``sms-sim runs``, ``show`` and ``compare`` print stored run summaries.
 
-They read the JSON summary the monitor kept (``monitor/history.py``) and name each figure
-as every view does (``monitor/report.py``'s LABELS). ``FIGURES`` is the one list of the
-run-level figures shown; ``PROFILE_FIGURES`` those per sender profile (the senders of one
-mean time and failure rate together, so runs whose senders are named differently still
-compare).
+They read the JSON summary the monitor kept (``monitor/views/history.py``) and show every
+figure of the catalogue (``monitor/figures/catalogue.py``) by its label, read back by its
+JSON name (a figure an older summary lacks shows ``-``). ``PROFILE_FIGURES`` are those
+per sender profile (the senders of one mean time and failure rate together, so runs whose
+senders are named differently still compare).
 """
 
 from __future__ import annotations
@@ -16,25 +16,29 @@ from dataclasses import dataclass
 from typing import Any
 
 from common.format import duration
-from monitor import figures as fig
-from monitor.history import StoredRun
-from monitor.quantiles import NAMES
-from monitor.report import LABELS
+from monitor.figures.catalogue import FIGURES, SENDER_FIGURES, Kind
+from monitor.tally.quantiles import NAMES
+from monitor.views import formatting as fig
+from monitor.views.history import StoredRun
 
 Summary = dict[str, Any]
 Value = float | str | None
-COUNT, SECONDS, DURATION, RATE, RATIO, TEXT = "count", "s", "duration", "rate", "ratio", "text"
+UNBOUNDED_WHEN_NULL = frozenset({"predicted_rate"})  # null there: a zero-delay sender
 
 
 @dataclass(frozen=True)
 class Figure:
     label: str
-    kind: str
+    kind: Kind
     value: Callable[[Summary], Value]
 
 
-def _get(name: str) -> Callable[[Summary], Value]:
-    return lambda s: s.get(name)
+def _get(name: str, unbounded: bool = False) -> Callable[[Summary], Value]:
+    def value(s: Summary) -> Value:
+        found = s.get(name)
+        return math.inf if found is None and unbounded and name in s else found
+
+    return value
 
 
 def _pct(name: str, q: str) -> Callable[[Summary], Value]:
@@ -45,70 +49,57 @@ def _pct(name: str, q: str) -> Callable[[Summary], Value]:
     return value
 
 
-def _predicted(s: Summary) -> Value:
-    value = s.get("predicted_rate")
-    return math.inf if value is None else value  # null: unbounded (a zero-delay sender)
+def _figures() -> tuple[Figure, ...]:
+    """A row per figure of the catalogue (per percentile)."""
+    found = []
+    for f in FIGURES:
+        label = f.label.text
+        if f.kind is Kind.PERCENTILES:
+            found += [Figure(f"{label} {q}", Kind.SECONDS, _pct(f.json, q)) for q in NAMES]
+        else:
+            found.append(Figure(label, f.kind, _get(f.json, f.key in UNBOUNDED_WHEN_NULL)))
+    return tuple(found)
 
 
-def _percentiles(figure: str, field: str) -> list[Figure]:
-    return [Figure(f"{LABELS[figure].text} {q}", SECONDS, _pct(field, q)) for q in NAMES]
+FIGURES_SHOWN = _figures()
 
-
-FIGURES: tuple[Figure, ...] = (
-    Figure(LABELS["state"].text, TEXT, _get("state")),
-    Figure("total", COUNT, _get("total")),
-    Figure(LABELS["sent"].text, COUNT, _get("sent")),
-    Figure(LABELS["elapsed"].text, DURATION, _get("elapsed")),
-    Figure(LABELS["overall_rate"].text, RATE, _get("throughput")),
-    Figure(LABELS["predicted_rate"].text, RATE, _predicted),
-    Figure(LABELS["failed"].text, COUNT, _get("failed_attempts")),
-    Figure(LABELS["attempts"].text, COUNT, _get("attempts")),
-    Figure(LABELS["failure_ratio"].text, RATIO, _get("failure_ratio")),
-    Figure(LABELS["avg_attempt_time"].text, SECONDS, _get("avg_attempt_time")),
-    Figure(LABELS["avg_time_per_message"].text, SECONDS, _get("avg_time_per_message")),
-    *_percentiles("delivery_time", "delivery_time"),
-    *_percentiles("queue_wait", "latency"),
-    *_percentiles("attempt_time", "attempt_time"),
-    Figure(LABELS["duplicates"].text, COUNT, _get("duplicates_suppressed")),
-    Figure(LABELS["abandoned"].text, COUNT, _get("abandoned")),
-    Figure(LABELS["dead_letters"].text, COUNT, _get("dead_letters")),
-)
-
-
-_SHOW: dict[str, Callable[[float], str]] = {
-    COUNT: lambda v: str(int(v)),
-    RATE: fig.rate,
-    RATIO: fig.ratio,
-    DURATION: lambda v: f"{v:.3f} s" if v < 60 else duration(v),
-    SECONDS: lambda v: f"{v:.4f} s",
+_SHOW: dict[Kind, Callable[[float], str]] = {
+    Kind.COUNT: lambda v: str(int(v)),
+    Kind.RATE: fig.rate,
+    Kind.RATIO: fig.ratio,
+    Kind.SPAN: lambda v: f"{v:.3f} s" if v < 60 else duration(v),
+    Kind.SECONDS: lambda v: f"{v:.4f} s",
 }
+_SHOW[Kind.FINISH] = _SHOW[Kind.SPAN]
 
 
-def show_value(kind: str, value: Value) -> str:
+def show_value(kind: Kind, value: Value) -> str:
     if value is None:
         return fig.MISSING
-    if kind == TEXT or isinstance(value, str):
+    if kind in (Kind.STATE, Kind.TEXT) or isinstance(value, str):
         return str(value)
     return _SHOW[kind](value)
 
 
-def difference(kind: str, a: Value, b: Value) -> str:
+def difference(kind: Kind, a: Value, b: Value) -> str:
     """B against A: ``+12 (+4.5%)``, ``-1.2000 s (-3.4%)``, ``+0.3 pts``; empty when
     equal, ``-`` when either is unknown."""
-    if a is None or b is None or kind == TEXT or isinstance(a, str) or isinstance(b, str):
+    text = kind in (Kind.STATE, Kind.TEXT)
+    if a is None or b is None or text or isinstance(a, str) or isinstance(b, str):
         return "" if a == b else fig.MISSING
     if a == b:
         return ""
     if math.isinf(a) or math.isinf(b):
         return fig.MISSING
     delta = b - a
-    if kind == RATIO:
+    if kind is Kind.RATIO:
         return f"{100 * delta:+.1f} pts"
     sign = "+" if delta > 0 else "-"
     shown = {
-        COUNT: f"{sign}{abs(int(delta))}",
-        RATE: f"{sign}{abs(delta):.1f} msg/s",
-        DURATION: sign + _SHOW[DURATION](abs(delta)),
+        Kind.COUNT: f"{sign}{abs(int(delta))}",
+        Kind.RATE: f"{sign}{abs(delta):.1f} msg/s",
+        Kind.SPAN: sign + _SHOW[Kind.SPAN](abs(delta)),
+        Kind.FINISH: sign + _SHOW[Kind.SPAN](abs(delta)),
     }.get(kind, f"{sign}{abs(delta):.4f} s")
     return f"{shown} ({100 * delta / a:+.1f}%)" if a else shown
 
@@ -145,15 +136,16 @@ class Profile:
         return spent / attempts if attempts else None
 
 
-PROFILE_FIGURES: tuple[tuple[str, str, Callable[[Profile], Value]], ...] = (
-    ("senders", COUNT, lambda p: len(p.senders)),
-    ("slots", COUNT, lambda p: p.total("concurrency")),
-    (LABELS["sent"].short, COUNT, lambda p: p.total("sent")),
-    ("share", RATIO, lambda p: sum(float(s.get("share") or 0) for s in p.senders)),
-    (LABELS["failed"].text, COUNT, lambda p: p.total("failed_attempts")),
-    (LABELS["attempts"].text, COUNT, lambda p: p.total("attempts")),
-    (LABELS["failure_ratio"].short, RATIO, lambda p: p.failure_ratio),
-    (LABELS["avg_attempt_time"].text, SECONDS, lambda p: p.avg_attempt_time),
+PROFILE_FIGURES: tuple[tuple[str, Kind, Callable[[Profile], Value]], ...] = (
+    ("senders", Kind.COUNT, lambda p: len(p.senders)),
+    ("slots", Kind.COUNT, lambda p: p.total("concurrency")),
+    ("sent", Kind.COUNT, lambda p: p.total("sent")),
+    ("share", Kind.RATIO, lambda p: sum(float(s.get("share") or 0) for s in p.senders)),
+    ("failed attempts", Kind.COUNT, lambda p: p.total("failed_attempts")),
+    ("attempts", Kind.COUNT, lambda p: p.total("attempts")),
+    ("duplicates suppressed", Kind.COUNT, lambda p: p.total("duplicates_suppressed")),
+    ("failure ratio", Kind.RATIO, lambda p: p.failure_ratio),
+    ("avg time/attempt", Kind.SECONDS, lambda p: p.avg_attempt_time),
 )
 
 
@@ -209,12 +201,12 @@ def runs_text(runs: list[StoredRun]) -> str:
                 stored.run,
                 when(stored.finished),
                 str(s.get("state", fig.MISSING)),
-                show_value(COUNT, s.get("sent")),
-                show_value(COUNT, s.get("total")),
-                show_value(DURATION, s.get("elapsed")),
-                show_value(RATE, s.get("throughput")),
-                show_value(RATIO, s.get("failure_ratio")),
-                show_value(SECONDS, _pct("latency", "p95")(s)),
+                show_value(Kind.COUNT, s.get("sent")),
+                show_value(Kind.COUNT, s.get("total")),
+                show_value(Kind.SPAN, s.get("elapsed")),
+                show_value(Kind.RATE, s.get("throughput")),
+                show_value(Kind.RATIO, s.get("failure_ratio")),
+                show_value(Kind.SECONDS, _pct("latency", "p95")(s)),
                 str(len(s.get("senders") or [])),
             )
         )
@@ -224,33 +216,30 @@ def runs_text(runs: list[StoredRun]) -> str:
 def show_text(stored: StoredRun) -> str:
     s = stored.summary
     head = f"run {stored.run!r}: created {when(stored.created)}, finished {when(stored.finished)}"
-    rows = [(f.label, show_value(f.kind, f.value(s))) for f in FIGURES]
-    lines = [head, table(rows, "  "), "per sender:"]
-    sender_rows = [("name", "mean", "fail", "slots", "sent", "share", "failed attempts",
-                    "attempts", "avg time/attempt", "obs fail")]  # fmt: skip
+    rows = [(f.label, show_value(f.kind, f.value(s))) for f in FIGURES_SHOWN]
+    sender_rows = [("name", *(label for label, _ in _sender_columns()))]
     for sender in s.get("senders") or []:
-        sender_rows.append(
-            (
-                str(sender.get("name")),
-                show_value(SECONDS, sender.get("mean_time")),
-                show_value(RATIO, sender.get("failure_rate")),
-                show_value(COUNT, sender.get("concurrency")),
-                show_value(COUNT, sender.get("sent")),
-                show_value(RATIO, sender.get("share")),
-                show_value(COUNT, sender.get("failed_attempts")),
-                show_value(COUNT, sender.get("attempts")),
-                show_value(SECONDS, sender.get("avg_attempt_time")),
-                show_value(RATIO, sender.get("failure_ratio")),
-            )
-        )
-    lines.append(table(sender_rows, "  "))
-    return "\n".join(lines)
+        cells = (show_value(kind, value(sender)) for _, (kind, value) in _sender_columns())
+        sender_rows.append((str(sender.get("name")), *cells))
+    return "\n".join([head, table(rows, "  "), "per sender:", table(sender_rows, "  ")])
+
+
+def _sender_columns() -> list[tuple[str, tuple[Kind, Callable[[Summary], Value]]]]:
+    """A column per sender figure of the catalogue (per percentile)."""
+    found = []
+    for f in SENDER_FIGURES:
+        header = f.header.replace("\n", " ")
+        if f.kind is Kind.PERCENTILES:
+            found += [(f"{header} {q}", (Kind.SECONDS, _pct(f.json, q))) for q in NAMES]
+        else:
+            found.append((header, (f.kind, _get(f.json))))
+    return found
 
 
 def compare_text(a: StoredRun, b: StoredRun) -> str:
     """The two runs side by side, B's difference from A, then per sender profile."""
     rows = [("", a.run, b.run, "difference")]
-    for f in FIGURES:
+    for f in FIGURES_SHOWN:
         rows.append(_compared(f.label, f.kind, f.value(a.summary), f.value(b.summary)))
     pa, pb = profiles(a.summary), profiles(b.summary)
     for key in sorted(pa.keys() | pb.keys()):
@@ -265,7 +254,7 @@ def compare_text(a: StoredRun, b: StoredRun) -> str:
     return table(rows)
 
 
-def _compared(label: str, kind: str, a: Value, b: Value) -> tuple[str, str, str, str]:
+def _compared(label: str, kind: Kind, a: Value, b: Value) -> tuple[str, str, str, str]:
     return label, show_value(kind, a), show_value(kind, b), difference(kind, a, b)
 
 

@@ -43,9 +43,9 @@ from common.tasks import cancel_all
 from launcher.limits import check_fleet
 from launcher.private_redis import private_target
 from launcher.workers import Share, Worker, spread, start_worker
-from monitor.main import Monitor
-from monitor.summary import Snapshot
-from monitor.views import View
+from monitor.figures.report import Report
+from monitor.monitor import Monitor
+from monitor.views.view import View
 from producer.main import Producer
 from sender.profile import complete_profile, default_name
 from sender.station import serve_fleet
@@ -66,15 +66,19 @@ class LauncherSettings(RoleSettings):
 
 
 class WorkersLost(SimError):
-    """Worker processes died mid-run; the run completed without them (``snapshot``)."""
+    """Worker processes died mid-run; the run completed without them (``report``)."""
 
-    def __init__(self, lost: list[str], snapshot: Snapshot | None) -> None:
+    def __init__(self, lost: list[str], report: Report | None) -> None:
         super().__init__("; ".join(lost) + ": the other senders took its messages over")
-        self.snapshot = snapshot
+        self.report = report
 
 
-# The monitor's flags of ``sms-sim run`` (``--metrics-port`` and ``--csv``: monitor/outputs.py).
-MONITOR_FLAGS = ("json_output", "plain", "report", "metrics_port", "csv")
+# The monitor's own settings (not RoleSettings'): each one that a flag of ``sms-sim run``
+# sets (``--json``, ``--plain``, ``--report``, ``--metrics-port``, ``--csv``) goes to its
+# monitor, so a new monitor flag of ``sms-sim run`` needs no edit here.
+MONITOR_FLAGS = tuple(
+    name for name in MonitorSettings.model_fields if name not in RoleSettings.model_fields
+)
 
 
 @dataclass(frozen=True)
@@ -168,8 +172,8 @@ def _senders(
     return fleet
 
 
-async def simulate(plan: Plan, view: View, stop: asyncio.Event) -> Snapshot | None:
-    """Run the whole simulation; return the monitor's final snapshot. WorkersLost (after
+async def simulate(plan: Plan, view: View, stop: asyncio.Event) -> Report | None:
+    """Run the whole simulation; return the monitor's final report. WorkersLost (after
     the run) when worker processes died meanwhile."""
     with _server(plan) as target:
         shares = spread(plan.senders, _processes(plan, target))
@@ -198,7 +202,7 @@ class Site:
     others: list[Worker]
 
 
-async def _run_roles(plan: Plan, site: Site, view: View, stop: asyncio.Event) -> Snapshot | None:
+async def _run_roles(plan: Plan, site: Site, view: View, stop: asyncio.Event) -> Report | None:
     """Open the run, let the workers join, and run this process's roles until the end."""
     make, others = site.make, site.others
     producer = Producer(make(), plan.producer)
@@ -254,7 +258,7 @@ async def _tell_on_stop(stop: asyncio.Event, workers: list[Worker]) -> None:
 
 
 async def _supervise(
-    watcher: asyncio.Task[Snapshot | None],
+    watcher: asyncio.Task[Report | None],
     workers: list[asyncio.Task[object]],
     stop: asyncio.Event,
     watch_stop: asyncio.Event,

@@ -23,10 +23,11 @@ from common.cli import (
 from common.connection import client_for
 from common.settings import MonitorSettings
 from common.stop import install_stop_handlers
-from monitor.main import Monitor
-from monitor.outputs import open_outputs
-from monitor.summary import Snapshot, summary
-from monitor.views import make_view
+from monitor.figures.report import Report
+from monitor.monitor import Monitor
+from monitor.views.json_summary import summary
+from monitor.views.outputs import open_outputs
+from monitor.views.view import make_view
 
 logger = logging.getLogger(__name__)
 PROG = "sms-monitor"
@@ -51,12 +52,12 @@ def monitor(
 ) -> None:
     """Report sent, failed attempts, timings and per-sender figures until the run completes."""
     settings = settings_or_exit(PROG, MonitorSettings, given(ctx))
-    snap = run_async(PROG, _main(settings))
-    if snap is not None and settings.json_output:
-        print(json.dumps(summary(snap)))
+    rep = run_async(PROG, _main(settings))
+    if rep is not None and settings.json_output:
+        print(json.dumps(summary(rep)))
 
 
-async def _main(settings: MonitorSettings) -> Snapshot | None:
+async def _main(settings: MonitorSettings) -> Report | None:
     stop = asyncio.Event()
     install_stop_handlers(stop, PROG)
     target = settings.target

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Any
 
 import typer
 
 from common.cli import (
     config_option,
     given,
-    option,
     redis_option,
     run_async,
     run_cli,
     run_option,
     settings_or_exit,
     version_option,
+    with_flags,
 )
 from common.connection import client_for
 from common.settings import SenderSettings
@@ -26,32 +27,17 @@ from sender.station import serve_fleet
 
 PROG = "sms-sender"
 app = typer.Typer(add_completion=False, help="Send a run's messages as one simulated gateway.")
-S = SenderSettings
 
 
 @app.command()
+@with_flags(SenderSettings)
 def sender(
     ctx: typer.Context,
     version: bool = version_option(),
     config: Path | None = config_option("senders and shape"),
-    mean_time: float | None = option(S, "mean_time", "Mean seconds per attempt."),
-    failure_rate: float | None = option(S, "failure_rate", "Chance an attempt fails."),
-    shape: float = option(S, "shape", "Gamma shape of the delay."),
-    concurrency: int | None = option(
-        S, "concurrency", "Send slots (default: the profile's, else 1)."
-    ),
-    max_attempts: int | None = option(
-        S, "max_attempts", "Abandon a message after N attempts (default: never)."
-    ),
-    claim_idle: float = option(S, "claim_idle", "Take over messages idle this long (s)."),
-    grace: float = option(S, "grace", "Seconds to finish in-flight work on stop."),
-    name: str | None = option(S, "name", "Sender name (default: host-pid; NAME-N for several)."),
-    gateways: int = option(
-        S, "gateways", "Senders this process serves, each claiming the config's next profile."
-    ),
     run: str = run_option(),
     redis_url: str | None = redis_option(),
-    seed: int | None = option(S, "seed", "Seed for delays and failures."),
+    **flags: Any,  # SenderSettings' flags (common.settings.Flag), read through ctx
 ) -> None:
     """Take messages from the run's consumer group and "send" them until the run is done.
 

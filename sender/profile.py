@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+from typing import Any
 
 from redis.asyncio import Redis
 
@@ -13,7 +14,7 @@ from common.errors import UsageProblem, run_gone
 from common.keys import RunKeys
 from common.model import SenderProfile
 from common.run import RunWrites, read_state
-from common.settings import SenderSettings
+from common.settings import PROFILE_FLAGS, SenderSettings
 
 logger = logging.getLogger(__name__)
 
@@ -30,11 +31,7 @@ async def resolve_profile(
     explicit flag or environment variable still winning. The claim counts in the run's
     incarnation ``run_id`` (default: the current one)."""
     if settings.mean_time is not None and settings.failure_rate is not None:
-        base = SenderProfile(
-            mean_time=settings.mean_time,
-            failure_rate=settings.failure_rate,
-            max_attempts=settings.max_attempts,
-        )
+        base = SenderProfile.model_validate(profile_flags(settings))
     elif not settings.profiles:
         raise UsageProblem(
             "senders: the config lists no profile to claim; give --mean-time and --failure-rate"
@@ -58,16 +55,20 @@ async def _current_id(client: Redis, keys: RunKeys) -> str:
     return state.id
 
 
+def profile_flags(settings: SenderSettings) -> dict[str, Any]:
+    """The profile fields the sender's flags (or variables) set: ``PROFILE_FLAGS`` not None."""
+    return {name: value for name in PROFILE_FLAGS if (value := getattr(settings, name)) is not None}
+
+
 def complete_profile(base: SenderProfile, settings: SenderSettings) -> SenderProfile:
-    """``base`` with the sender's own flags over it and the global shape filled in: flag >
-    profile entry > global default. Every other part of the profile (caps, outages,
+    """``base`` with the sender's profile flags (``PROFILE_FLAGS``) over it: flag > profile
+    entry, but profile entry > flag for one that only fills a gap (``shape``: the global
+    shape, for an entry without its own). Every other part of the profile (caps, outages,
     backoff, timeout) is the profile's own."""
-    flags = {
-        "mean_time": settings.mean_time,
-        "failure_rate": settings.failure_rate,
-        "concurrency": settings.concurrency,
-        "max_attempts": settings.max_attempts,
+    given = {
+        name: value
+        for name, value in profile_flags(settings).items()
+        if PROFILE_FLAGS[name].over_profile or getattr(base, name) is None
     }
-    given = {name: value for name, value in flags.items() if value is not None}
-    profile = base.model_copy(update={**given, "shape": base.shape or settings.shape})
+    profile = base.model_copy(update=given)
     return SenderProfile.model_validate(profile.model_dump())  # checked as a whole again

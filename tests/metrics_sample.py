@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from launcher.simulate import plan, simulate
-from monitor.metrics import MetricsExporter
-from monitor.outputs import Tee
-from monitor.summary import summary
-from monitor.views import PlainView
+from monitor.views.json_summary import summary
+from monitor.views.metrics import MetricsExporter
+from monitor.views.outputs import Tee
+from monitor.views.plain import PlainView
 
 CONFIG = (
     "num_messages: 120\nreport_period: 0.1\nsenders:\n"

@@ -12,9 +12,9 @@ from redis.asyncio import Redis
 from common.keys import RunKeys
 from common.run import read_state
 from common.settings import MonitorSettings, ProducerSettings, SenderSettings
-from monitor.main import Monitor
-from monitor.summary import Snapshot
-from monitor.views import PlainView
+from monitor.figures.report import Report
+from monitor.monitor import Monitor
+from monitor.views.plain import PlainView
 from producer.main import produce
 from sender.station import serve
 from sender.worker import Sender
@@ -73,7 +73,7 @@ async def send_all(client: Redis, run: str, rng: random.Random | None = None, **
 
 async def watch(
     client: Redis, run: str, stop: asyncio.Event | None = None, **kw: Any
-) -> Snapshot | None:
+) -> Report | None:
     kw.setdefault("report_period", 0.05)
     kw.setdefault("keep_results", True)  # tests inspect the results stream afterwards
     settings = MonitorSettings(run=run, **kw)

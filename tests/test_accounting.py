@@ -17,7 +17,7 @@ from common.errors import RedisUnavailable, RunMissing
 from common.keys import RunKeys
 from common.run import read_state
 from common.target import RedisTarget
-from monitor.reader import ResultsReader
+from monitor.follow.reader import ResultsReader
 from sender.inbox import Inbox
 from sender.recorder import FAIL, OK, Outcome, Recorder
 from sender.station import Station
@@ -35,7 +35,7 @@ async def test_malformed_entries_are_dead_lettered(client: Redis, keys: RunKeys)
         await client.xadd(keys.outbox, fields)  # type: ignore[arg-type]
     await send_all(client, keys.run)
     snap = await watch(client, keys.run)
-    assert snap is not None and snap.stats.sent == 30
+    assert snap is not None and snap.sent == 30
     dead: list[tuple[str, dict[str, str]]] = await client.xrange(keys.dead)  # type: ignore[assignment]
     reasons = [f["reason"] for _, f in dead]
     assert len(reasons) == 3
@@ -54,7 +54,7 @@ async def test_max_attempts_abandons_and_the_run_still_completes(
     await send_all(client, keys.run, failure_rate=1.0, max_attempts=3, concurrency=4)
     snap = await watch(client, keys.run)
     assert snap is not None
-    assert (snap.stats.sent, snap.stats.failed, snap.state.abandoned) == (0, 36, 12)
+    assert (snap.sent, snap.failed, snap.abandoned) == (0, 36, 12)
     assert await client.xlen(keys.dead) == 12
 
 

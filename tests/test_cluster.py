@@ -18,7 +18,7 @@ from common.keys import RunKeys
 from common.run import read_state
 from common.target import plain_url
 from launcher.simulate import plan, reset, simulate
-from monitor.views import PlainView
+from monitor.views.plain import PlainView
 from tests.processes import finish, role_env, spawn
 from tests.support import RedisCluster, wait_until
 
@@ -36,7 +36,7 @@ async def test_a_run_completes_exactly_once_on_a_cluster(
     the_plan = plan({"config": tmp_path / "c.yaml", "redis_url": cluster_url, "run": run_name})
     assert the_plan.target.cluster
     snap = await asyncio.wait_for(simulate(the_plan, PlainView(io.StringIO()), asyncio.Event()), 60)
-    assert snap is not None and snap.stats.sent == 2000
+    assert snap is not None and snap.sent == 2000
     client = connect(cluster_url)
     try:
         state = await read_state(client, RunKeys(run_name))
@@ -60,7 +60,7 @@ async def test_three_partitions_on_three_masters(
     )
     the_plan = plan({"config": tmp_path / "c.yaml", "redis_url": cluster_url, "run": run_name})
     snap = await asyncio.wait_for(simulate(the_plan, PlainView(io.StringIO()), asyncio.Event()), 60)
-    assert snap is not None and snap.stats.sent == 3000
+    assert snap is not None and snap.sent == 3000
     client = connect(cluster_url)
     keys = RunKeys(run_name)
     try:

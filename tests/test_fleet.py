@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 
 from common.keys import RunKeys
 from launcher.simulate import plan, simulate
-from monitor.views import PlainView
+from monitor.views.plain import PlainView
 from tests.roles import produce_now, send_all
 
 STEADY_SHARE = 0.85  # of the predicted rate, between 10 % and 90 % of the deliveries
@@ -39,7 +39,7 @@ async def test_many_senders_in_one_process_reach_the_predicted_rate(
     (tmp_path / "c.yaml").write_text(f"num_messages: 3000\nsenders:\n{fleet}", encoding="utf-8")
     the_plan = plan({"config": tmp_path / "c.yaml", "redis_url": redis_url, "run": run_name})
     snap = await asyncio.wait_for(simulate(the_plan, PlainView(io.StringIO()), asyncio.Event()), 60)
-    assert snap is not None and snap.stats.sent == 3000
+    assert snap is not None and snap.sent == 3000
     client = redis.Redis.from_url(redis_url, decode_responses=True)
     try:
         predicted = 10 * 10 * (1 - 0.3) / 0.05

@@ -14,8 +14,8 @@ from redis.asyncio import Redis
 from common.histogram import LogHistogram
 from common.keys import RunKeys
 from common.results import Result
-from monitor.reader import ResultsReader
-from monitor.stats import Stats
+from monitor.follow.reader import ResultsReader
+from monitor.tally.stats import Stats
 from tests.roles import produce_now, run_id
 
 REL = 0.01

@@ -26,7 +26,7 @@ from common import keys as k
 from common.heartbeat import LIVE, Heartbeat
 from common.keys import RunKeys
 from common.settings import ProducerSettings
-from monitor.stall import LagWatch, why_stalled
+from monitor.follow.stall import LagWatch, why_stalled
 from producer import main as producer_main
 from producer.main import produce
 from tests.processes import finish, role_env, spawn

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from common.keys import RunKeys
 from common.run import read_state
 from launcher.simulate import plan, simulate
-from monitor.views import PlainView
+from monitor.views.plain import PlainView
 from sender.station import serve
 from tests.roles import produce_now, send_all, sender_settings
 
@@ -45,10 +45,10 @@ async def test_a_run_stopped_early_summarises_everything_its_senders_recorded(
         await asyncio.sleep(0.5)
         stop.set()  # what SIGINT does
         snap = await asyncio.wait_for(running, 20)
-        assert snap is not None and not snap.state.complete
+        assert snap is not None and not snap.complete
         state = await read_state(client, RunKeys(run_name))
         assert state is not None and 0 < state.delivered < 5000
-        assert snap.stats.sent == state.delivered  # all of it, nothing recorded after
+        assert snap.sent == state.delivered  # all of it, nothing recorded after
         beats = await client.hgetall(RunKeys(run_name).senders)
         assert all('"stopped"' in beat for beat in beats.values())
     finally:

@@ -19,7 +19,7 @@ import pytest
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from monitor import metrics
+from monitor.views import metrics
 from tests.support import ROOT
 
 DASHBOARD = ROOT / "observe" / "grafana-dashboard.json"

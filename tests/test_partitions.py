@@ -34,9 +34,9 @@ async def test_three_partitions_deliver_every_message_once(client: Redis, keys: 
         base = int(meta.get(k.META_DELIVERED_BASE, 0))
         assert base + await client.bitcount(part.delivered) == int(meta[k.META_TOTAL])
     snap = await watch(client, keys.run)
-    assert snap is not None and snap.stats.sent == 301
+    assert snap is not None and snap.sent == 301
     attempts = sum([await client.xlen(part.results) for part in keys.parts(3)])
-    assert snap.stats.attempts == attempts
+    assert snap.attempts == attempts
     await client.delete(*keys.all(3))
 
 

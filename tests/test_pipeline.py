@@ -10,7 +10,7 @@ from redis.asyncio import Redis
 from common import keys as k
 from common.keys import RunKeys
 from common.run import read_state
-from monitor.summary import summary
+from monitor.views.json_summary import summary
 from sender import recorder
 from tests.roles import fails_then_succeeds, produce_now, send_all, watch
 
@@ -56,7 +56,7 @@ async def test_the_delivered_bitmap_keeps_only_what_is_not_settled(
         task.cancel()
     snap = await watch(client, keys.run)
     assert snap is not None
-    assert (snap.stats.sent, snap.stats.duplicates) == (3000, 1)
+    assert (snap.sent, snap.duplicates) == (3000, 1)
 
 
 async def test_k_failures_add_k_failed_attempts_and_one_sent(client: Redis, keys: RunKeys) -> None:
@@ -65,7 +65,7 @@ async def test_k_failures_add_k_failed_attempts_and_one_sent(client: Redis, keys
     await send_all(client, keys.run, rng=rng, failure_rate=0.5)
     snap = await watch(client, keys.run)
     assert snap is not None
-    assert (snap.stats.sent, snap.stats.failed, snap.stats.attempts) == (3, 7, 10)
+    assert (snap.sent, snap.failed, snap.attempts) == (3, 7, 10)
     results: list[tuple[str, dict[str, str]]] = await client.xrange(keys.results)  # type: ignore[assignment]
     per_seq: dict[str, list[tuple[str, str]]] = {}
     for _, f in results:
@@ -80,7 +80,8 @@ async def test_avg_time_per_message_counts_retries(client: Redis, keys: RunKeys)
     await send_all(client, keys.run, mean_time=0.002, failure_rate=0.5, seed=3, concurrency=8)
     snap = await watch(client, keys.run)
     assert snap is not None
-    s = snap.stats
+    s = snap
+    assert s.avg_time_per_message is not None and s.avg_attempt_time is not None
     assert s.avg_time_per_message > s.avg_attempt_time
     # both are the total attempt time, divided by messages or by attempts
     assert s.avg_time_per_message * s.sent == pytest.approx(s.avg_attempt_time * s.attempts)
@@ -95,7 +96,7 @@ async def test_sender_waits_for_the_producer(client: Redis, keys: RunKeys) -> No
     await produce_now(client, keys.run, 20)
     assert (await sender).sent == 20
     snap = await monitor
-    assert snap is not None and snap.stats.sent == 20
+    assert snap is not None and snap.sent == 20
 
 
 async def test_run_meta_tracks_completion(client: Redis, keys: RunKeys) -> None:
@@ -114,7 +115,7 @@ async def test_results_are_trimmed_behind_the_checkpoint(client: Redis, keys: Ru
     attempts = await client.xlen(keys.results)
     assert attempts > 200
     snap = await watch(client, keys.run, keep_results=False)
-    assert snap is not None and snap.stats.sent == 200 and snap.stats.attempts == attempts
+    assert snap is not None and snap.sent == 200 and snap.attempts == attempts
     assert await client.xlen(keys.results) <= 1  # only what the checkpoint already counts
     again = await watch(client, keys.run)  # a restarted monitor: the checkpoint has it all
-    assert again is not None and (again.stats.sent, again.stats.attempts) == (200, attempts)
+    assert again is not None and (again.sent, again.attempts) == (200, attempts)

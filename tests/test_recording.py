@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from common import keys as k
 from common.keys import RunKeys
-from monitor.reader import CHECKPOINT
+from monitor.follow.reader import CHECKPOINT
 from sender.recorder import RECORD
 
 TOTAL = 6  # the run's messages; seqs 0..5 are the run's

@@ -1,0 +1,182 @@
+"""Every figure of one moment, computed once: the ``Report`` every view formats.
+
+``build(snap)`` makes it from a snapshot: totals, rates and finish times, the
+predictions, percentiles, the failure ratio, one row per sender, the run's state, its
+throughput and its deliveries over time. Numbers only: how each figure is named and
+read is in the catalogue (``monitor/figures/catalogue.py``), how it is written in the
+views (``monitor/views``).
+
+Times and rates are in the run's simulated time (``monitor/figures/clock.py``): with a
+time scale of 1, the default, simulated and real time are one. A figure not known yet
+(a mean before the first attempt, a finish time with no rate) is None.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from common.histogram import LogHistogram
+from monitor.figures.clock import Clock
+from monitor.figures.fleet import SenderRow, fleet
+from monitor.figures.health import STATUSES
+from monitor.figures.prediction import delivered_curve, steps
+from monitor.figures.rates import rates
+from monitor.figures.snapshot import Snapshot
+from monitor.tally.quantiles import QUANTILES, Percentiles
+from monitor.tally.series import Series
+
+RUNNING = "running"
+COMPLETE = "complete"
+STOPPED = "stopped"
+
+STATES = {
+    RUNNING: "running",
+    COMPLETE: "complete",
+    STOPPED: "stopped before completion",
+}
+
+Point = tuple[float, float]
+Line = tuple[Point, ...]
+
+
+@dataclass(frozen=True)
+class Report:
+    run: str
+    url: str  # the Redis URL, password masked
+    now: float  # epoch seconds of the snapshot
+    created: float  # epoch seconds the run was created (0: unknown)
+    finished_at: float | None  # epoch seconds of the run's last result; None: not complete
+    state: str  # RUNNING, COMPLETE, or STOPPED (the final report of a run not complete)
+    scale: float  # the run's time scale: simulated seconds per real second
+    elapsed: float  # simulated seconds since the run's start (to its end once complete)
+    elapsed_real: float  # the same in real seconds
+    total: int
+    sent: int
+    remaining: int  # neither delivered, abandoned nor undeliverable
+    rate: float  # msg/s over the last 10 s
+    overall_rate: float  # msg/s since the run was created
+    predicted_rate: float  # msg/s the fleet predicts over the run so far (inf: unbounded)
+    predicted_now: float | None  # msg/s the senders up now predict; None once complete
+    eta: float | None  # seconds left at the measured rate
+    predicted_finish: float | None  # seconds left as the senders up now predict
+    predicted_completion: float | None  # seconds from the start the fleet predicts; None: never
+    failed: int  # failed attempts
+    attempts: int
+    failure_ratio: float | None  # failed / attempts, None before the first attempt
+    avg_attempt_time: float | None  # None before the first attempt
+    avg_time_per_message: float | None  # None before the first delivery
+    delivery_time: Percentiles | None  # from the run's start; None: results not all seen
+    queue_wait: Percentiles | None  # enqueue to delivered; None before the first delivery
+    attempt_time: Percentiles | None  # None before the first attempt
+    duplicates: int
+    abandoned: int
+    undeliverable: int  # messages to undeliverable numbers, settled apart
+    dead_letters: int
+    senders: tuple[SenderRow, ...]
+    statuses: dict[str, int]  # senders by status
+    queue_wait_times: LogHistogram  # the distribution behind queue_wait (real seconds)
+    throughput: Line  # (seconds since the start, msg/s), by the results' ts
+    predicted: Line  # the fleet's predicted msg/s over time, as steps
+    charted: int  # deliveries the throughput covers (fewer than sent: an old checkpoint)
+    delivered: Line  # (seconds since the start, messages delivered by then)
+    delivered_by: tuple[tuple[str, Line], ...]  # the same per sender, by name
+    expected: Line  # messages delivered by then as the fleet predicts (empty: unbounded)
+
+    @property
+    def complete(self) -> bool:
+        return self.state == COMPLETE
+
+    @property
+    def compressed(self) -> bool:
+        """Simulated time runs at another pace than real time: the views say which is which."""
+        return self.scale != 1.0
+
+
+def build(snap: Snapshot, final: bool = False) -> Report:
+    """The report of ``snap``; ``final``: the run's last (a run not complete then stopped)."""
+    s = snap.stats
+    clock = snap.clock
+    rows = tuple(fleet(snap))
+    r = rates(snap, rows, clock)
+    status = Counter(row.status for row in rows)
+    elapsed = clock.span(snap.elapsed)
+    attempts = _all_attempts(rows)
+    return Report(
+        run=snap.run,
+        url=snap.url,
+        now=snap.now,
+        created=snap.created,
+        finished_at=snap.finished_at,
+        state=_state(snap.state.complete, final),
+        scale=clock.scale,
+        elapsed=elapsed,
+        elapsed_real=snap.elapsed,
+        total=snap.state.total,
+        sent=s.sent,
+        remaining=r.remaining,
+        rate=r.current,
+        overall_rate=r.overall,
+        predicted_rate=r.predicted,
+        predicted_now=r.predicted_now,
+        eta=r.eta,
+        predicted_finish=r.predicted_finish,
+        predicted_completion=r.predicted_completion,
+        failed=s.failed,
+        attempts=s.attempts,
+        failure_ratio=s.failed / s.attempts if s.attempts else None,
+        avg_attempt_time=s.avg_attempt_time if s.attempts else None,
+        avg_time_per_message=s.avg_time_per_message if s.sent else None,
+        delivery_time=_delivery_time(snap, clock),
+        queue_wait=Percentiles.of(s.latency).times(clock.scale) if s.latency.count else None,
+        attempt_time=Percentiles.of(attempts) if attempts.count else None,
+        duplicates=s.duplicates,
+        abandoned=snap.state.abandoned,
+        undeliverable=snap.state.undeliverable,
+        dead_letters=snap.state.dead_letters,
+        senders=rows,
+        statuses={name: status[name] for name in STATUSES},
+        queue_wait_times=s.latency,
+        throughput=_throughput(s.series, clock, snap.end),
+        predicted=tuple(steps(r.segments, 0.0, elapsed)),
+        charted=s.series.total,
+        delivered=_delivered(s.series, clock, elapsed),
+        delivered_by=tuple((row.name, _delivered(row.series, clock, elapsed)) for row in rows),
+        expected=tuple(delivered_curve(r.segments, snap.state.total, elapsed)),
+    )
+
+
+def _state(complete: bool, final: bool) -> str:
+    """``running`` or ``complete`` while watching; ``stopped`` at the end if not complete."""
+    if complete:
+        return COMPLETE
+    return STOPPED if final else RUNNING
+
+
+def _throughput(series: Series, clock: Clock, end: float) -> Line:
+    """Deliveries per simulated second over simulated time."""
+    points = series.rates(clock.origin, end)
+    return tuple((clock.span(x), clock.rate(y)) for x, y in points)
+
+
+def _delivered(series: Series, clock: Clock, elapsed: float) -> Line:
+    """Deliveries so far over simulated time, to the end of the run's window."""
+    points = series.cumulative(clock.origin)
+    return tuple((min(clock.span(x), elapsed), n) for x, n in points)
+
+
+def _delivery_time(snap: Snapshot, clock: Clock) -> Percentiles | None:
+    """Simulated seconds from the run's start until 50, 95 and 99 % of the delivered
+    messages had arrived; None when the run's start is unknown or not every delivery is
+    in the series."""
+    series = snap.stats.series
+    if not snap.created or not snap.stats.sent or series.total < snap.stats.sent:
+        return None
+    return Percentiles(*(clock.span(series.time_to(q / 100, snap.created)) for q in QUANTILES))
+
+
+def _all_attempts(rows: tuple[SenderRow, ...]) -> LogHistogram:
+    merged = LogHistogram()
+    for row in rows:
+        merged.merge(row.attempt_times)
+    return merged

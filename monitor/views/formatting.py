@@ -1,0 +1,191 @@
+"""How figures read: rates, short durations, finish times, percentages; and each kind of
+the catalogue's figures in plain lines, summaries, JSON and CSV cells.
+
+In a compressed run (a time scale other than 1) a rate or a stretch of the run's time
+reads ``... simulated`` with its real counterpart beside it; with scale 1 it reads as
+it always has.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+
+from common.format import duration
+from monitor.figures.catalogue import Figure, Kind
+from monitor.figures.report import Report
+from monitor.tally.quantiles import NAMES, Percentiles
+
+MISSING = "-"
+
+
+def rate(value: float | None, scale: float = 1.0) -> str:
+    """``48.2 msg/s``; ``unbounded`` for an infinite (zero-delay) prediction; ``-`` when
+    there is none. Compressed: ``48.2 msg/s simulated (964.0/s real)``."""
+    if value is None:
+        return MISSING
+    if math.isinf(value):
+        return "unbounded"
+    if scale == 1:
+        return f"{value:.1f} msg/s"
+    return f"{value:.1f} msg/s simulated ({value * scale:.1f}/s real)"
+
+
+def span(value: float, scale: float = 1.0, mark: bool = False) -> str:
+    """A stretch of the run's time: ``2m03s``; compressed ``2h03m00s simulated (6m09s
+    real)``, and the scale too with ``mark`` (``(6m09s real, x20)``)."""
+    if scale == 1:
+        return duration(value)
+    beside = f"{duration(value / scale)} real" + (f", x{scale:g}" if mark else "")
+    return f"{duration(value)} simulated ({beside})"
+
+
+def secs(value: float) -> str:
+    """A short time: ``52.1 ms`` below a second, ``1.234 s`` above."""
+    return f"{value * 1000:.1f} ms" if value < 1 else f"{value:.3f} s"
+
+
+def left(value: float | None, scale: float = 1.0) -> str:
+    """Time left (``2m03s``), ``-`` when unknown."""
+    return MISSING if value is None else span(value, scale)
+
+
+def finish(now: float, value: float | None, scale: float = 1.0) -> str:
+    """``in 2m03s (at 14:02:11)``, local time; ``-`` when unknown. Compressed: ``in
+    2h03m00s simulated (6m09s real, at 14:02:11)``."""
+    if value is None or math.isinf(value):
+        return MISSING if value is None else "never"
+    at = _clock(now + value / scale)
+    if scale == 1:
+        return f"in {duration(value)} ({at})"
+    return f"in {duration(value)} simulated ({duration(value / scale)} real, {at})"
+
+
+def _clock(epoch: float) -> str:
+    """``at 14:02:11``, local time; ``at a date past 9999`` beyond what a clock shows."""
+    try:
+        return "at " + time.strftime("%H:%M:%S", time.localtime(epoch))
+    except (OverflowError, OSError, ValueError):
+        return "at a date past 9999"
+
+
+def pct(part: float, whole: float) -> str:
+    return f"{100.0 * part / whole:.1f}%" if whole else MISSING
+
+
+def maybe(value: float | None, fmt: str) -> str:
+    return MISSING if value is None else format(value, fmt)
+
+
+def ratio(value: float | None) -> str:
+    """A ratio (0..1) as a percentage, ``-`` when unknown."""
+    return MISSING if value is None else f"{100.0 * value:.1f}%"
+
+
+def brief(value: float) -> str:
+    """A time in at most 6 characters, for narrow columns: ``52.1ms``, ``100ms``, ``1.23s``."""
+    if value < 0.9995:
+        return f"{value * 1000:.3g}ms"
+    return f"{value:.3g}s" if value < 999.5 else duration(value)
+
+
+# --- a figure of the catalogue, by its kind -------------------------------------------
+
+Value = float | int | str | Percentiles | None
+
+
+def plain(kind: Kind, value: Value) -> str:
+    """As a ``key=value`` token: no spaces, ``-`` when unknown."""
+    if value is None or isinstance(value, (str, Percentiles)):
+        return MISSING if value is None else str(value)
+    if kind is Kind.RATE:
+        return "unbounded" if math.isinf(value) else f"{value:.1f}/s"
+    if kind in (Kind.SPAN, Kind.FINISH):
+        return f"{value:.1f}s"
+    if kind in (Kind.SECONDS, Kind.PERCENTILES):  # a percentile: one of its values
+        return f"{value:.4f}s"
+    return ratio(value) if kind is Kind.RATIO else str(value)
+
+
+def text(kind: Kind, value: Value, scale: float = 1.0, now: float = 0.0) -> str:
+    """As a summary or the dashboard writes it: ``48.2 msg/s``, ``2m03s``, ``52.1 ms``,
+    ``4.5%``; ``-`` when unknown. ``now``: the moment a FINISH counts from."""
+    if value is None:
+        return MISSING
+    if isinstance(value, Percentiles):
+        return " / ".join(secs(v) for v in value.values())
+    if isinstance(value, str):
+        return value
+    shown: dict[Kind, Callable[[float], str]] = {
+        Kind.RATE: lambda v: rate(v, scale),
+        Kind.SPAN: lambda v: span(v, scale),
+        Kind.FINISH: lambda v: finish(now, v, scale),
+        Kind.SECONDS: secs,
+        Kind.RATIO: ratio,
+    }
+    write = shown.get(kind)
+    return str(value) if write is None else write(value)
+
+
+def of_report(figure: Figure, rep: Report) -> str:
+    """``figure`` of the report ``rep`` as ``text`` writes it; ``12 / 1000`` for a figure
+    shown out of another."""
+    value = getattr(rep, figure.key)
+    if figure.out_of:
+        return f"{value} / {getattr(rep, figure.out_of)}"
+    return text(figure.kind, value, rep.scale, rep.now)
+
+
+def exact(kind: Kind, value: Value) -> str:
+    """As the plain final text writes it: times to 0.1 ms (``0.0521 s``), the rest as
+    ``text`` does."""
+    if kind is Kind.SECONDS and isinstance(value, float):
+        return f"{value:.4f} s"
+    if isinstance(value, Percentiles):
+        return " / ".join(f"{v:.4f}" for v in value.values()) + " s"
+    return text(kind, value)
+
+
+def finite(value: float | None, digits: int) -> float | None:
+    return None if value is None or math.isinf(value) else round(value, digits)
+
+
+def json_value(kind: Kind, value: Value) -> object:
+    """As the JSON summary holds it: seconds and msg/s rounded, null when unknown or
+    unbounded, percentiles as ``{"p50": ..., "p95": ..., "p99": ...}``."""
+    if isinstance(value, Percentiles):
+        return {name: round(v, 6) for name, v in value.items()}
+    if value is None or isinstance(value, str) or kind in (Kind.COUNT, Kind.STATE, Kind.TEXT):
+        return value
+    digits = 3 if kind in (Kind.RATE, Kind.SPAN, Kind.FINISH) else 6
+    return finite(float(value), digits)
+
+
+def cell(value: float | int | str | None) -> str:
+    """A CSV cell: empty when unknown, ``inf`` when unbounded, floats to 6 decimals."""
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "inf" if math.isinf(value) else f"{value:.6f}".rstrip("0").rstrip(".")
+    return str(value)
+
+
+def expand(kind: Kind, name: str, value: Value) -> list[tuple[str, float | int | str | None]]:
+    """A figure as flat (name, value) pairs: percentiles as ``name_p50`` ... (None each
+    when unknown), anything else as itself."""
+    if kind is not Kind.PERCENTILES:
+        return [(name, value)]  # type: ignore[list-item]
+    values = value.values() if isinstance(value, Percentiles) else (None,) * len(NAMES)
+    return [(f"{name}_{q}", v) for q, v in zip(NAMES, values, strict=True)]
+
+
+def brief_of(kind: Kind, value: float | str) -> str:
+    """A figure in a narrow column: ``48.2/s``, ``52.1ms``, ``4.5%``."""
+    if isinstance(value, str):
+        return value
+    if kind is Kind.RATE:
+        return "unbounded" if math.isinf(value) else f"{value:.1f}/s"
+    if kind in (Kind.SECONDS, Kind.PERCENTILES):  # a percentile: one of its values
+        return brief(value)
+    return ratio(value) if kind is Kind.RATIO else str(value)

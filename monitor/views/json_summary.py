@@ -1,0 +1,34 @@
+"""The JSON summary of DESIGN.md (``--json``): the final report as one object.
+
+Its fields are a contract (new fields may be added, none removed): every figure of the
+catalogue under its JSON name, the run's name and time scale, the real elapsed time, and
+one object per sender. Times in seconds, rates in messages per second, both in the run's
+simulated time (``time_scale`` simulated seconds per real second; ``elapsed_real`` is the
+wall time); ratios as fractions (0..1); an unknown figure or an unbounded prediction is
+null.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from monitor.figures.catalogue import FIGURES, SENDER_FIGURES
+from monitor.figures.fleet import SenderRow
+from monitor.figures.report import Report
+from monitor.views.formatting import json_value
+
+
+def summary(rep: Report) -> dict[str, Any]:
+    found: dict[str, Any] = {"run": rep.run, "time_scale": rep.scale}
+    for figure in FIGURES:
+        found[figure.json] = json_value(figure.kind, getattr(rep, figure.key))
+    found["elapsed_real"] = round(rep.elapsed_real, 3)
+    found["senders"] = [sender(row) for row in rep.senders]
+    return found
+
+
+def sender(row: SenderRow) -> dict[str, Any]:
+    found: dict[str, Any] = {"name": row.name}
+    for figure in SENDER_FIGURES:
+        found[figure.json] = json_value(figure.kind, getattr(row, figure.key))
+    return found

@@ -1,0 +1,112 @@
+"""``PlainView``: one ``key=value`` line per report, for logs, pipes and CI, and the final
+summary as plain text. Both write every figure of the catalogue, in its order."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from monitor.figures.catalogue import FIGURES, SENDER_FIGURES, Figure, Group, Kind
+from monitor.figures.fleet import SenderRow
+from monitor.figures.report import Report
+from monitor.tally.quantiles import NAMES
+from monitor.views import formatting as fig
+
+
+def plain_line(rep: Report) -> str:
+    """One compact ``key=value`` line: no spaces inside values, no escape codes. In a
+    compressed run it says ``times=simulated`` and the time scale, and gives each stretch
+    of time in real seconds too (``elapsed_real``, ``eta_real``, ...)."""
+    fields: dict[str, str] = {"run": _token(rep.run)}
+    if rep.compressed:
+        fields |= {"times": "simulated", "time_scale": f"{rep.scale:g}"}
+    for figure in FIGURES:
+        if not figure.shown_by:
+            fields |= _tokens(figure, rep)
+    fields |= {name: str(count) for name, count in rep.statuses.items()}
+    return " ".join(f"{k}={v}" for k, v in fields.items())
+
+
+def _tokens(figure: Figure, rep: Report) -> dict[str, str]:
+    value = getattr(rep, figure.key)
+    if figure.out_of:
+        whole = getattr(rep, figure.out_of)
+        share = 100.0 * value / whole if whole else 100.0
+        return {figure.name: f"{value}/{whole}", "pct": f"{share:.1f}"}
+    tokens = {
+        name: fig.plain(figure.kind, v) for name, v in fig.expand(figure.kind, figure.name, value)
+    }
+    if rep.compressed and figure.kind in (Kind.SPAN, Kind.FINISH):
+        real = None if value is None else value / rep.scale
+        tokens[f"{figure.name}_real"] = fig.plain(figure.kind, real)
+    return tokens
+
+
+def _token(text: str) -> str:
+    """``text`` as one key=value token: whitespace and ``=`` replaced by ``_``."""
+    return "".join("_" if ch.isspace() or ch == "=" else ch for ch in text) or "_"
+
+
+class PlainView:
+    def __init__(self, out: TextIO | None = None) -> None:
+        self.out = out or sys.stderr
+
+    def update(self, rep: Report) -> None:
+        print(plain_line(rep), file=self.out, flush=True)
+
+    def finish(self, rep: Report) -> None:
+        print(plain_line(rep), file=self.out)
+        print(final_text(rep), file=self.out, flush=True)
+
+
+def final_text(rep: Report) -> str:
+    """The final summary as plain text: its state and time, every other figure of the
+    catalogue, then one line per sender."""
+    rows: list[tuple[str, str]] = []
+    headed = False  # the percentiles' header is written
+    for figure in FIGURES:
+        if figure.group is Group.HEAD or figure.shown_by:
+            continue
+        if figure.kind is Kind.PERCENTILES and not headed:
+            rows.append(("percentiles", " / ".join(NAMES)))
+            headed = True
+        rows.append((_label(figure, rep), _exact(figure, rep)))
+    width = max(len(label) for label, _ in rows) + 2
+    state = "complete" if rep.complete else "stopped"
+    text = [f"run {rep.run!r} {state} in {fig.span(rep.elapsed, rep.scale, mark=True)}"]
+    text += [f"  {label:<{width}}{value}" for label, value in rows]
+    text += [f"  {sender_line(row)}" for row in rep.senders]
+    return "\n".join(text)
+
+
+def _label(figure: Figure, rep: Report) -> str:
+    return figure.label.of(rep.compressed)
+
+
+def _exact(figure: Figure, rep: Report) -> str:
+    value = getattr(rep, figure.key)
+    if figure.out_of:
+        return f"{value} / {getattr(rep, figure.out_of)}"
+    if figure.kind in (Kind.RATE, Kind.SPAN, Kind.FINISH):
+        return fig.text(figure.kind, value, rep.scale, rep.now)
+    return fig.exact(figure.kind, value)
+
+
+def sender_line(row: SenderRow) -> str:
+    """One sender's figures as ``key=value`` tokens (an error last, quoted); a configured
+    figure's token says ``cfg_``, an observed one follows it."""
+    parts = [f"{row.name}:"]
+    for figure in SENDER_FIGURES:
+        value = getattr(row, figure.key)
+        if figure.kind is Kind.TEXT:
+            if value:
+                parts.append(f"{figure.name}={value!r}")
+            continue
+        if figure.kind is Kind.PERCENTILES:
+            shown = (
+                fig.MISSING if value is None else "/".join(f"{v:.4f}" for v in value.values()) + "s"
+            )
+            parts.append(f"{figure.name}_{'/'.join(NAMES)}={shown}")
+            continue
+        parts.append(f"{figure.name}={fig.plain(figure.kind, value)}")
+    return " ".join(parts)

@@ -1,0 +1,243 @@
+"""Issue 14 items 2 and 3: run history (`sms-sim runs`, `show`, `compare`) on a real
+redis-server, the per-period CSV (`--csv`), and their bad-input lines, all through the
+commands' ``main``."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import redis
+from redis.asyncio import Redis
+
+from common.errors import RunMissing
+from common.keys import RunKeys
+from common.run import RunState
+from launcher.cli import main as sim_app
+from monitor.cli import main as monitor_app
+from monitor.figures.report import build
+from monitor.figures.snapshot import Snapshot
+from monitor.tally.stats import Stats
+from monitor.views import history
+from monitor.views.csvfile import HEADER, PeriodCsv
+from producer.cli import main as producer_app
+from tests.commands import Runner
+from tests.roles import produce_now, send_all, watch
+
+CONFIG = (
+    "num_messages: 80\nreport_period: 0.05\nsenders:\n"
+    "  - {mean_time: 0.001, failure_rate: 0.3}\n"
+    "  - {mean_time: 0.002, failure_rate: 0.1, concurrency: 2}\n"
+)
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in ("REDIS_URL", "SMS_RUN", "SMS_CONFIG", "MONITOR_CSV", "MONITOR_METRICS_PORT"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "c.yaml").write_text(CONFIG, encoding="utf-8")
+
+
+@pytest.fixture
+def runs(redis_url: str) -> Iterator[list[str]]:
+    """Unique run names for a test; every key of them deleted afterwards."""
+    names = [f"h-{uuid.uuid4().hex[:8]}-{i}" for i in range(3)]
+    yield names
+    client = redis.Redis.from_url(redis_url)
+    for name in names:
+        client.delete(*RunKeys(name).all())
+    client.close()
+
+
+def simulate(runner: Runner, url: str, run: str, *extra: str) -> dict[str, object]:
+    result = runner(sim_app, ["run", "c.yaml", "--redis-url", url, "--run", run, "--json", *extra])
+    assert result.exit_code == 0, result.stderr
+    summary: dict[str, object] = json.loads(result.stdout)
+    return summary
+
+
+def test_runs_show_and_compare_finished_runs(
+    runner: Runner, redis_url: str, runs: list[str]
+) -> None:
+    first, second, _ = runs
+    summary_a = simulate(runner, redis_url, first, "--plain", "--seed", "1")
+    simulate(runner, redis_url, second, "--plain", "--seed", "2")
+
+    listed = runner(sim_app, ["runs", "--redis-url", redis_url])
+    assert listed.exit_code == 0, listed.stderr
+    lines = {line.split()[0]: line for line in listed.stdout.splitlines()[1:]}
+    assert {first, second} <= lines.keys()
+    assert lines[first].split()[4:6] == ["80", "80"]  # sent, total (after a date and a time)
+    assert listed.stdout.index(second) < listed.stdout.index(first)  # newest first
+    as_json = json.loads(runner(sim_app, ["runs", "--redis-url", redis_url, "--json"]).stdout)
+    assert {r["run"]: r["summary"] for r in as_json}[first] == summary_a
+
+    shown = runner(sim_app, ["show", first, "--redis-url", redis_url, "--json"])
+    assert shown.exit_code == 0 and json.loads(shown.stdout) == summary_a  # as --json printed it
+    text = runner(sim_app, ["show", first, "--redis-url", redis_url]).stdout
+    assert f"run '{first}'" in text and "failed attempts" in text
+    for sender in summary_a["senders"]:  # type: ignore[attr-defined]
+        assert sender["name"] in text
+
+    compared = runner(sim_app, ["compare", first, second, "--redis-url", redis_url])
+    assert compared.exit_code == 0, compared.stderr
+    header, *rows = compared.stdout.splitlines()
+    assert header.split() == [first, second, "difference"]
+    row = {r.split("  ")[0].strip(): r for r in rows}
+    assert row["sent (messages delivered)"].split()[-2:] == ["80", "80"]  # no difference
+    for label in ("elapsed", "overall rate", "queue wait + send (enqueue to delivered) p95"):
+        assert label in row, label
+    profiles = [r for r in rows if r.startswith("profile ")]
+    assert profiles == [
+        "profile mean 0.001 s, failure rate 30.0%",
+        "profile mean 0.002 s, failure rate 10.0%",
+    ]
+
+
+def test_a_missing_or_unfinished_run_is_one_line(
+    runner: Runner, redis_url: str, runs: list[str]
+) -> None:
+    finished, unfinished, missing = runs
+    simulate(runner, redis_url, finished, "--plain")
+    made = runner(producer_app, ["--count", "5", "--run", unfinished, "--redis-url", redis_url])
+    assert made.exit_code == 0, made.stderr  # enqueued; no sender: never finishes
+    for args, expected in [
+        (["show", missing], f"no run '{missing}'"),
+        (["show", unfinished], f"run '{unfinished}' has not finished (0 of 5"),
+        (["compare", finished, missing], f"no run '{missing}'"),
+        (["compare", finished, unfinished], f"run '{unfinished}' has not finished"),
+    ]:
+        result = runner(sim_app, [*args, "--redis-url", redis_url])
+        assert result.exit_code == 2, result.stdout + result.stderr
+        assert expected in result.error
+        assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [["runs"], ["show", "x"], ["compare", "x", "y"]])
+def test_history_needs_a_redis_server(runner: Runner, command: list[str]) -> None:
+    result = runner(sim_app, command)
+    assert result.exit_code == 2
+    assert f"{command[0]} needs --redis-url or REDIS_URL" in result.error
+
+
+def test_reset_deletes_the_kept_summary(runner: Runner, redis_url: str, runs: list[str]) -> None:
+    run = runs[0]
+    simulate(runner, redis_url, run, "--plain")
+    assert runner(sim_app, ["show", run, "--redis-url", redis_url]).exit_code == 0
+    assert runner(sim_app, ["reset", "--run", run, "--redis-url", redis_url]).exit_code == 0
+    assert "no run" in runner(sim_app, ["show", run, "--redis-url", redis_url]).error
+
+
+async def test_a_monitor_started_after_the_end_keeps_the_summary(
+    runner: Runner, redis_url: str, runs: list[str]
+) -> None:
+    run = runs[0]
+    client = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        await produce_now(client, run, 12)
+        await send_all(client, run)  # no monitor ran: complete, with no summary
+        result = await asyncio.to_thread(runner, sim_app, ["show", run, "--redis-url", redis_url])
+        assert "complete but no monitor kept its summary" in result.error
+        snap = await watch(client, run)
+        stored = await history.load(client, run)
+        assert snap is not None and stored is not None
+        assert stored.summary["sent"] == 12 == snap.sent
+        assert stored.created > 0 and stored.finished >= stored.created
+    finally:
+        await client.aclose()
+
+
+async def test_the_summary_is_written_only_for_the_run_it_belongs_to(
+    fake: Redis, keys: RunKeys
+) -> None:
+    await produce_now(fake, keys.run, 5)
+    await send_all(fake, keys.run)
+    snap = await watch(fake, keys.run)
+    assert snap is not None and await fake.exists(keys.summary)  # the monitor kept it
+    await fake.delete(keys.summary)
+    with pytest.raises(RunMissing):  # another incarnation of the run: nothing written
+        await history.keep(fake, keys, "not-this-run", snap)
+    assert not await fake.exists(keys.summary)
+
+
+async def test_runs_are_found_with_scan_among_many_keys(redis_url: str, runs: list[str]) -> None:
+    client = Redis.from_url(redis_url, decode_responses=True)
+    filler = f"filler:{uuid.uuid4().hex}:"
+    try:
+        await client.mset({f"{filler}{i}": "x" for i in range(2500)})  # several SCAN pages
+        for run in runs:
+            await client.hset(
+                RunKeys(run).summary,
+                mapping={"summary": json.dumps({"run": run}), "created": "1", "finished": "2"},
+            )
+        found = {r.run for r in await history.find_runs(client)}
+        assert set(runs) <= found
+    finally:
+        await client.delete(*(f"{filler}{i}" for i in range(2500)))
+        await client.aclose()
+
+
+# --- the per-period CSV ---------------------------------------------------------------
+
+
+def read_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def test_csv_has_one_row_per_report_and_ends_with_the_summary(
+    runner: Runner, tmp_path: Path
+) -> None:
+    out = tmp_path / "periods.csv"
+    result = runner(sim_app, ["run", "c.yaml", "--plain", "--json", "--csv", str(out)])
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    plain_lines = [x for x in result.stderr.splitlines() if x.startswith("run=")]
+    with out.open(encoding="utf-8") as f:
+        assert f.readline().strip() == ",".join(HEADER)
+    rows = read_rows(out)
+    assert len(rows) == len(plain_lines) >= 2  # one per report, the final one included
+    last = rows[-1]
+    assert last["state"] == "complete" and int(last["sent"]) == summary["sent"] == 80
+    assert int(last["failed_attempts"]) == summary["failed_attempts"]
+    assert int(last["attempts"]) == summary["attempts"]
+    assert float(last["wait_p95"]) == pytest.approx(summary["latency"]["p95"], abs=1e-6)
+    assert float(last["avg_rate"]) == pytest.approx(summary["throughput"], rel=1e-3)
+    sent = [int(r["sent"]) for r in rows]
+    assert sent == sorted(sent)
+    times = [float(r["time"]) for r in rows]
+    assert times == sorted(times)
+
+
+def test_csv_rows_are_on_disk_as_each_report_is_made(tmp_path: Path) -> None:
+    out = tmp_path / "p.csv"
+    writer = PeriodCsv(out)
+    state = RunState(total=10, produced=10, done=False, delivered=0, abandoned=0)
+    writer.update(build(Snapshot("r", state, Stats(), created=100.0, now=101.0)))
+    rows = read_rows(out)  # the file still open: a killed monitor leaves this much
+    assert (
+        len(rows) == 1 and rows[0]["sent"] == "0" and rows[0]["wait_p50"] == ""
+    )  # unknown before the first delivery
+    writer.close()
+
+
+@pytest.mark.parametrize(
+    ("path", "expected"),
+    [(".", "is a directory"), ("c.yaml/p.csv", "not a writable directory")],
+)
+def test_a_csv_path_that_cannot_be_written_is_refused_at_start(
+    runner: Runner, path: str, expected: str
+) -> None:
+    for app, args in [
+        (sim_app, ["run", "c.yaml"]),
+        (monitor_app, ["--redis-url", "redis://h:1/0"]),
+    ]:
+        result = runner(app, [*args, "--csv", path])
+        assert result.exit_code == 2, result.stderr
+        assert "csv" in result.error and expected in result.error
