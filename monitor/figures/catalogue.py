@@ -35,7 +35,7 @@ class Kind(Enum):
 SIMULATED = frozenset({Kind.RATE, Kind.SPAN, Kind.FINISH, Kind.SECONDS, Kind.PERCENTILES})
 
 
-class Group(Enum):
+class Section(Enum):
     """Where a view puts a figure (the dashboard gives each group a section)."""
 
     HEAD = "head"  # the run's state and elapsed time: a summary's first line
@@ -82,7 +82,7 @@ class Label:
 class Figure:
     key: str  # the Report's field
     kind: Kind
-    group: Group
+    section: Section
     label: Label
     name: str  # plain key=value lines and CSV columns
     json: str  # the JSON summary's field
@@ -106,81 +106,81 @@ def _label(text: str, short: str = "", scaled: str = "", scaled_short: str = "")
 
 
 C, G = COUNTER, GAUGE
-K = Kind
+K, S = Kind, Section
 FIGURES: tuple[Figure, ...] = (
-    Figure("state", K.STATE, Group.HEAD, _label("state"), "state", "state",
+    Figure("state", K.STATE, S.HEAD, _label("state"), "state", "state",
            Metric("run_complete", G, "1 once the run is complete, else 0")),
-    Figure("elapsed", K.SPAN, Group.HEAD, _label("elapsed"), "elapsed", "elapsed",
+    Figure("elapsed", K.SPAN, S.HEAD, _label("elapsed"), "elapsed", "elapsed",
            Metric("elapsed_seconds", G, "since the run's start, to its last result once complete")),
-    Figure("total", K.COUNT, Group.PROGRESS, _label("total (messages in the run)", "total"),
+    Figure("total", K.COUNT, S.PROGRESS, _label("total (messages in the run)", "total"),
            "total", "total", Metric("run_messages", G), shown_by="sent"),
-    Figure("sent", K.COUNT, Group.PROGRESS, _label("sent (messages delivered)", "sent"), "sent",
+    Figure("sent", K.COUNT, S.PROGRESS, _label("sent (messages delivered)", "sent"), "sent",
            "sent", Metric("messages_sent", C, "each message counted once", per_sender=True),
            out_of="total"),
-    Figure("remaining", K.COUNT, Group.PROGRESS,
+    Figure("remaining", K.COUNT, S.PROGRESS,
            _label("remaining (neither delivered nor settled)", "left"), "remaining", "remaining",
            Metric("messages_remaining", G)),
-    Figure("rate", K.RATE, Group.RATES, _label("rate (last 10 s)", scaled="rate (last 10 s real)"),
+    Figure("rate", K.RATE, S.RATES, _label("rate (last 10 s)", scaled="rate (last 10 s real)"),
            "rate", "rate", Metric("rate_messages_per_second", G, "deliveries a simulated second")),
-    Figure("overall_rate", K.RATE, Group.RATES, _label("overall rate"), "avg_rate", "throughput",
+    Figure("overall_rate", K.RATE, S.RATES, _label("overall rate"), "avg_rate", "throughput",
            Metric("overall_messages_per_second", G, "since the run's start")),
-    Figure("predicted_rate", K.RATE, Group.RATES,
+    Figure("predicted_rate", K.RATE, S.RATES,
            _label("predicted overall rate (the fleet as it was)", "predicted overall"), "pred_rate",
            "predicted_rate", Metric("predicted_messages_per_second", G,
                                     "each sender's rate over the share of the run it was up")),
-    Figure("predicted_now", K.RATE, Group.RATES,
+    Figure("predicted_now", K.RATE, S.RATES,
            _label("predicted rate (senders up now)", "predicted now"), "pred_now", "predicted_now",
            Metric("predicted_now_messages_per_second", G, "absent once the run is complete")),
-    Figure("eta", K.SPAN, Group.RATES,
+    Figure("eta", K.SPAN, S.RATES,
            _label("ETA (at the rate of the last 10 s)", "ETA",
                   "ETA (at the rate of the last 10 s real)"),
            "eta", "eta", Metric("eta_seconds", G, "simulated seconds left")),
-    Figure("predicted_finish", K.FINISH, Group.RATES,
+    Figure("predicted_finish", K.FINISH, S.RATES,
            _label("predicted finish (senders up now)", "predicted finish"), "pred_finish",
            "predicted_finish", Metric("predicted_finish_seconds", G, "simulated seconds left")),
-    Figure("predicted_completion", K.SPAN, Group.RATES,
+    Figure("predicted_completion", K.SPAN, S.RATES,
            _label("predicted completion (from the profiles)", "predicted completion"),
            "pred_completion", "predicted_completion",
            Metric("predicted_completion_seconds", G, "simulated seconds from the run's start")),
-    Figure("failed", K.COUNT, Group.ATTEMPTS, _label("failed attempts"), "failed_attempts",
+    Figure("failed", K.COUNT, S.ATTEMPTS, _label("failed attempts"), "failed_attempts",
            "failed_attempts",
            Metric("failed_attempts", C, "each failed retry counts", per_sender=True)),
-    Figure("attempts", K.COUNT, Group.ATTEMPTS, _label("attempts"), "attempts", "attempts",
+    Figure("attempts", K.COUNT, S.ATTEMPTS, _label("attempts"), "attempts", "attempts",
            Metric("attempts", C, "sent + failed attempts + duplicates", per_sender=True)),
-    Figure("failure_ratio", K.RATIO, Group.ATTEMPTS,
+    Figure("failure_ratio", K.RATIO, S.ATTEMPTS,
            _label("failure ratio (failed / attempts)", "failure ratio"), "fail_ratio",
            "failure_ratio", Metric("failure_ratio", G)),
-    Figure("avg_attempt_time", K.SECONDS, Group.ATTEMPTS,
+    Figure("avg_attempt_time", K.SECONDS, S.ATTEMPTS,
            _label("avg time/attempt", scaled="avg time/attempt" + SIM), "avg_attempt",
            "avg_attempt_time", Metric("avg_attempt_seconds", G)),
-    Figure("avg_time_per_message", K.SECONDS, Group.ATTEMPTS,
+    Figure("avg_time_per_message", K.SECONDS, S.ATTEMPTS,
            _label("avg time/message (incl. retries)", "avg time/message",
                   "avg time/message (simulated, incl. retries)", "avg time/message" + SIM),
            "avg_per_msg", "avg_time_per_message", Metric("avg_time_per_message_seconds", G)),
-    Figure("delivery_time", K.PERCENTILES, Group.PERCENTILES,
+    Figure("delivery_time", K.PERCENTILES, S.PERCENTILES,
            _label("delivery time (from the run's start)", "delivery time",
                   "delivery time (simulated, from the run's start)"),
            "delivery", "delivery_time", Metric("delivery_time_seconds", G)),
-    Figure("queue_wait", K.PERCENTILES, Group.PERCENTILES,
+    Figure("queue_wait", K.PERCENTILES, S.PERCENTILES,
            _label("queue wait + send (enqueue to delivered)", "queue wait + send",
                   "queue wait + send (simulated, enqueue to delivered)"),
            "wait", "latency", Metric("enqueue_to_delivered_seconds", HISTOGRAM,
                                      source="queue_wait_times")),
-    Figure("attempt_time", K.PERCENTILES, Group.PERCENTILES,
+    Figure("attempt_time", K.PERCENTILES, S.PERCENTILES,
            _label("attempt time", scaled="attempt time" + SIM), "attempt", "attempt_time",
            Metric("attempt_duration_seconds", HISTOGRAM, "failed or not", per_sender=True,
                   source="attempt_times")),
-    Figure("duplicates", K.COUNT, Group.SETTLED, _label("duplicates suppressed"), "dups",
+    Figure("duplicates", K.COUNT, S.SETTLED, _label("duplicates suppressed"), "dups",
            "duplicates_suppressed",
            Metric("duplicates_suppressed", C, "second successes, not counted as sent",
                   per_sender=True)),
-    Figure("abandoned", K.COUNT, Group.SETTLED, _label("abandoned"), "abandoned", "abandoned",
+    Figure("abandoned", K.COUNT, S.SETTLED, _label("abandoned"), "abandoned", "abandoned",
            Metric("messages_abandoned", C, "messages given up after max_attempts")),
-    Figure("undeliverable", K.COUNT, Group.SETTLED,
+    Figure("undeliverable", K.COUNT, S.SETTLED,
            _label("undeliverable (permanent failures)", "undeliverable"), "undeliverable",
            "undeliverable", Metric("messages_undeliverable", C,
                                    "messages to numbers that cannot receive, settled apart")),
-    Figure("dead_letters", K.COUNT, Group.SETTLED, _label("dead letters"), "dead", "dead_letters",
+    Figure("dead_letters", K.COUNT, S.SETTLED, _label("dead letters"), "dead", "dead_letters",
            Metric("dead_letters", C, "outbox entries that could not be processed")),
 )  # fmt: skip
 
@@ -191,8 +191,8 @@ def figure(key: str) -> Figure:
     return BY_KEY[key]
 
 
-def in_group(*groups: Group) -> tuple[Figure, ...]:
-    return tuple(f for f in FIGURES if f.group in groups)
+def in_section(*sections: Section) -> tuple[Figure, ...]:
+    return tuple(f for f in FIGURES if f.section in sections)
 
 
 # --- per sender ------------------------------------------------------------------------

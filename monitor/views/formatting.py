@@ -74,10 +74,6 @@ def pct(part: float, whole: float) -> str:
     return f"{100.0 * part / whole:.1f}%" if whole else MISSING
 
 
-def maybe(value: float | None, fmt: str) -> str:
-    return MISSING if value is None else format(value, fmt)
-
-
 def ratio(value: float | None) -> str:
     """A ratio (0..1) as a percentage, ``-`` when unknown."""
     return MISSING if value is None else f"{100.0 * value:.1f}%"
@@ -137,18 +133,19 @@ def of_report(figure: Figure, rep: Report) -> str:
     return text(figure.kind, value, rep.scale, rep.now)
 
 
-def exact(kind: Kind, value: Value) -> str:
-    """As the plain final text writes it: times to 0.1 ms (``0.0521 s``), the rest as
-    ``text`` does."""
-    if kind is Kind.SECONDS and isinstance(value, float):
-        return f"{value:.4f} s"
+def exact(value: float | Percentiles | None) -> str:
+    """A short time (or percentiles) to 0.1 ms, as the plain final text writes them:
+    ``0.0521 s``, ``0.0483 / 0.0781 / 0.0954 s``; ``-`` when unknown."""
+    if value is None:
+        return MISSING
     if isinstance(value, Percentiles):
         return " / ".join(f"{v:.4f}" for v in value.values()) + " s"
-    return text(kind, value)
+    return f"{value:.4f} s"
 
 
 def finite(value: float | None, digits: int) -> float | None:
-    return None if value is None or math.isinf(value) else round(value, digits)
+    """``value`` rounded; None when unknown, unbounded or not a number (JSON has none)."""
+    return None if value is None or not math.isfinite(value) else round(value, digits)
 
 
 def json_value(kind: Kind, value: Value) -> object:

@@ -14,7 +14,7 @@ from html import escape
 from pathlib import Path
 
 from common.model import DEFAULT_SHAPE
-from monitor.figures.catalogue import FIGURES, SENDER_FIGURES, Group, Kind, SenderFigure, figure
+from monitor.figures.catalogue import FIGURES, SENDER_FIGURES, Kind, Section, SenderFigure, figure
 from monitor.figures.catalogue import SIMULATED as SIMULATED_KINDS
 from monitor.figures.fleet import SenderRow
 from monitor.figures.report import STATES, Report
@@ -75,7 +75,7 @@ def _summary_table(rep: Report) -> str:
     """Every figure of the catalogue but the percentiles (a table of their own)."""
     rows = [["elapsed", fig.span(rep.elapsed, rep.scale, mark=True)]]
     for f in FIGURES:
-        if f.group not in (Group.HEAD, Group.PERCENTILES) and not f.shown_by:
+        if f.section not in (Section.HEAD, Section.PERCENTILES) and not f.shown_by:
             rows.append([f.label.of(rep.compressed), fig.of_report(f, rep)])
     return _table(None, rows)
 

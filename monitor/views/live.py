@@ -29,8 +29,14 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from monitor.figures.catalogue import SENDER_FIGURES, Figure, Kind, SenderFigure, in_group
-from monitor.figures.catalogue import Group as Section
+from monitor.figures.catalogue import (
+    SENDER_FIGURES,
+    Figure,
+    Kind,
+    Section,
+    SenderFigure,
+    in_section,
+)
 from monitor.figures.fleet import SenderRow
 from monitor.figures.health import DONE, GONE, IDLE, LIVE, OUTAGE
 from monitor.figures.report import STATES, Report
@@ -57,8 +63,8 @@ def render(
     errors = _errors(rep.senders)
     sections = [
         _progress(rep),
-        _fit(inner, _pairs_of(rep, in_group(Section.RATES))),
-        _fit(inner, _pairs_of(rep, in_group(Section.ATTEMPTS, Section.SETTLED))),
+        _fit(inner, _pairs_of(rep, in_section(Section.RATES))),
+        _fit(inner, _pairs_of(rep, in_section(Section.ATTEMPTS, Section.SETTLED))),
         _percentiles(rep, short=True),
     ]
     sections, blank, room = _fit_height(sections, height, len(rep.senders), len(errors))
@@ -165,7 +171,7 @@ def _percentiles(rep: Report, short: bool) -> Table:
     for _ in NAMES:
         grid.add_column(justify="right", no_wrap=True)
     grid.add_row("simulated" if rep.compressed and short else "", *NAMES)
-    for figure in in_group(Section.PERCENTILES):
+    for figure in in_section(Section.PERCENTILES):
         values = getattr(rep, figure.key)
         cells = [fig.secs(v) for v in values.values()] if values else [fig.MISSING] * len(NAMES)
         grid.add_row(figure.label.of(rep.compressed, short), *cells)
@@ -275,7 +281,7 @@ def summary_table(rep: Report, width: int = WIDE) -> RenderableType:
     table.add_column(justify="right")
     table.add_row("state", STATES[rep.state])
     table.add_row("elapsed", escape(fig.span(rep.elapsed, rep.scale, mark=True)))
-    for figure in in_group(Section.PROGRESS, Section.RATES, Section.ATTEMPTS, Section.SETTLED):
+    for figure in in_section(Section.PROGRESS, Section.RATES, Section.ATTEMPTS, Section.SETTLED):
         if figure.shown_by:
             continue
         table.add_row(figure.label.of(rep.compressed), escape(_text(rep, figure)))

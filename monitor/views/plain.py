@@ -6,7 +6,7 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
-from monitor.figures.catalogue import FIGURES, SENDER_FIGURES, Figure, Group, Kind
+from monitor.figures.catalogue import FIGURES, SENDER_FIGURES, Figure, Kind, Section
 from monitor.figures.fleet import SenderRow
 from monitor.figures.report import Report
 from monitor.tally.quantiles import NAMES
@@ -65,7 +65,7 @@ def final_text(rep: Report) -> str:
     rows: list[tuple[str, str]] = []
     headed = False  # the percentiles' header is written
     for figure in FIGURES:
-        if figure.group is Group.HEAD or figure.shown_by:
+        if figure.section is Section.HEAD or figure.shown_by:
             continue
         if figure.kind is Kind.PERCENTILES and not headed:
             rows.append(("percentiles", " / ".join(NAMES)))
@@ -84,12 +84,10 @@ def _label(figure: Figure, rep: Report) -> str:
 
 
 def _exact(figure: Figure, rep: Report) -> str:
-    value = getattr(rep, figure.key)
-    if figure.out_of:
-        return f"{value} / {getattr(rep, figure.out_of)}"
-    if figure.kind in (Kind.RATE, Kind.SPAN, Kind.FINISH):
-        return fig.text(figure.kind, value, rep.scale, rep.now)
-    return fig.exact(figure.kind, value)
+    """As the summary writes it, short times to 0.1 ms."""
+    if figure.kind in (Kind.SECONDS, Kind.PERCENTILES):
+        return fig.exact(getattr(rep, figure.key))
+    return fig.of_report(figure, rep)
 
 
 def sender_line(row: SenderRow) -> str:
@@ -103,9 +101,7 @@ def sender_line(row: SenderRow) -> str:
                 parts.append(f"{figure.name}={value!r}")
             continue
         if figure.kind is Kind.PERCENTILES:
-            shown = (
-                fig.MISSING if value is None else "/".join(f"{v:.4f}" for v in value.values()) + "s"
-            )
+            shown = fig.MISSING if value is None else fig.exact(value).replace(" ", "")
             parts.append(f"{figure.name}_{'/'.join(NAMES)}={shown}")
             continue
         parts.append(f"{figure.name}={fig.plain(figure.kind, value)}")

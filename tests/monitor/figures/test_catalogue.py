@@ -19,7 +19,7 @@ from common.keys import RunKeys
 from common.run import RunState
 from common.settings import MonitorSettings
 from launcher.runs_text import compare_text, show_text
-from monitor.figures.catalogue import FIGURES, SENDER_FIGURES, Figure, Group, Kind, SenderFigure
+from monitor.figures.catalogue import FIGURES, SENDER_FIGURES, Figure, Kind, Section, SenderFigure
 from monitor.figures.report import Report, build
 from monitor.figures.snapshot import Snapshot
 from monitor.monitor import Monitor
@@ -58,7 +58,7 @@ def names_of(figure: Figure) -> list[str]:
 def labelled(figure: Figure) -> bool:
     """Shown with a label of its own in a summary (the head's figures head it; a figure
     shown within another is in that one's value)."""
-    return figure.group is not Group.HEAD and not figure.shown_by
+    return figure.section is not Section.HEAD and not figure.shown_by
 
 
 ALL = pytest.mark.parametrize("figure", FIGURES, ids=[f.key for f in FIGURES])
@@ -126,7 +126,7 @@ def test_the_final_texts_have_every_figure(figure: Figure) -> None:
 @ALL
 def test_the_dashboard_has_every_figure(figure: Figure) -> None:
     shown = recorded(render(running(), width=WIDE), width=WIDE)
-    if figure.group in (Group.HEAD, Group.PROGRESS):  # the title and the progress bar
+    if figure.section in (Section.HEAD, Section.PROGRESS):  # the title and the progress bar
         assert str(getattr(running(), figure.key))[:2] in shown
     else:
         assert figure.label.of(compressed=False, short=True) in shown
