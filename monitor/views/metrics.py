@@ -4,7 +4,8 @@ Each report (``update``/``finish``, like a view) turns the ``Report`` into metri
 families, once; a scrape returns the latest of them (the scrape runs in
 prometheus_client's HTTP thread and reads nothing the monitor changes). Every figure of
 the catalogue (``monitor/figures/catalogue.py``) is one family, named there: counters and
-gauges of the run, per-sender counters, percentiles as gauges with a ``quantile`` label,
+gauges of the run, per-sender counters, percentiles as gauges with a ``percentile`` label (``50``,
+``95``, ``99``: promtool keeps ``quantile`` for summaries),
 and the two distributions as histograms. Names follow Prometheus conventions
 (``sms_sim_`` prefix, counters ``_total``, seconds); every metric carries the ``run``
 label.
@@ -40,7 +41,7 @@ from monitor.views.buckets import attempt_bounds, cumulative, wait_bounds
 logger = logging.getLogger(__name__)
 
 PREFIX = "sms_sim_"
-RUN, SENDER, STATUS, QUANTILE = "run", "sender", "status", "quantile"
+RUN, SENDER, STATUS, PERCENTILE = "run", "sender", "status", "percentile"
 SENDERS_BY_STATUS = "senders"
 Sample = tuple[list[str], Any]  # label values, the figure's value
 
@@ -127,11 +128,11 @@ def _number(figure: Figure, value: Any) -> float:
 
 
 def _quantiles(name: str, figure: Figure, labels: list[str], samples: list[Sample]) -> Metric:
-    family = GaugeMetricFamily(name, _help(figure), labels=[*labels, QUANTILE])
+    family = GaugeMetricFamily(name, _help(figure), labels=[*labels, PERCENTILE])
     for values, found in samples:
         if isinstance(found, Percentiles):
             for q, value in zip(QUANTILES, found.values(), strict=True):
-                family.add_metric([*values, _le(q / 100)], value)
+                family.add_metric([*values, str(q)], value)
     return family
 
 

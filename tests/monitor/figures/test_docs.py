@@ -41,7 +41,7 @@ def _metric(figure: Figure) -> str:
     name = PREFIX + metric.name + ("_total" if metric.type == COUNTER else "")
     labels = "run, sender" if metric.per_sender else "run"
     if figure.kind is Kind.PERCENTILES and metric.type != HISTOGRAM:
-        labels += ", quantile"
+        labels += ", percentile"
     return f"`{name}` ({metric.type}; {labels})"
 
 
