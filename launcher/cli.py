@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 from pathlib import Path
 
 import typer
@@ -29,7 +30,8 @@ from common.logs import setup_logging
 from common.settings import MonitorSettings, ProducerSettings, RoleSettings
 from common.stop import install_stop_handlers
 from common.target import RedisTarget
-from launcher import runs, runs_text
+from common.virtual.forecast import Effort, forecast
+from launcher import forecasts, planning, runs, runs_text, verification
 from launcher.simulate import LauncherSettings, Plan, WorkersLost, plan, reset, simulate
 from monitor.figures.report import Report
 from monitor.views.json_summary import summary
@@ -192,6 +194,90 @@ def compare_cmd(
     target = _named_server(settings_or_exit(PROG, RoleSettings, given(ctx)), "compare")
     first, second = run_async(PROG, runs.finished(target, run_a, run_b))
     print(runs_text.compare_text(first, second))
+
+
+@app.command("predict")
+def predict_cmd(
+    config: Path | None = typer.Argument(
+        None, help="YAML config (default: the built-in example fleet).", envvar="SMS_CONFIG"
+    ),
+    count: int | None = typer.Option(
+        None, help="Messages (default: the config's num_messages).", show_default=False
+    ),
+    replications: int | None = typer.Option(
+        None,
+        min=1,
+        max=10_000,
+        help="Virtual runs (default: as many as fit 8 s, 4 to 200).",
+        show_default=False,
+    ),
+    band: str = typer.Option("5-95", help="The band's low and high percentiles."),
+    seed: int | None = typer.Option(None, help="Seed (the same seed, the same forecast)."),
+    json_output: bool = typer.Option(False, "--json", help="One JSON object on stdout."),
+) -> None:
+    """Forecast a fleet from its config, without running it: completion and delivery
+    times as bands over many virtual runs (the same gateways, on a virtual clock)."""
+    setup_logging("WARNING")
+    try:
+        cfg = forecasts.load_config(config, count)
+        effort = Effort(replications, seed, forecasts.parse_band(band))
+    except SimError as exc:
+        fail(PROG, str(exc), exc.exit_code)
+    except ValidationError as exc:
+        fail(PROG, describe(exc), EXIT_USAGE)
+    found = forecast(cfg, effort)
+    source = str(config) if config else "the example fleet"
+    if json_output:
+        print(json.dumps(forecasts.forecast_json(cfg, found, source)))
+    else:
+        print(forecasts.forecast_text(cfg, found, source))
+
+
+@app.command("plan")
+def plan_cmd(
+    config: Path | None = typer.Argument(
+        None, help="YAML config (default: the built-in example fleet).", envvar="SMS_CONFIG"
+    ),
+    deadline: str = typer.Option(..., help="The deadline: 10m, 1h30m, 90s (simulated)."),
+    vary: str = typer.Option(..., help=f"The field to size: {planning.FIELDS}."),
+    delivered: str | None = typer.Option(
+        None, help="Time P % of the messages delivered, such as 95% (default: every one settled)."
+    ),
+    confidence: float = typer.Option(
+        95.0, min=50, max=99.9, help="Percent of the virtual runs that must meet it."
+    ),
+    count: int | None = typer.Option(
+        None, help="Messages (default: the config's num_messages).", show_default=False
+    ),
+    replications: int = typer.Option(20, min=2, max=10_000, help="Virtual runs a value."),
+    seed: int | None = typer.Option(None, help="Seed (the same seed, the same plan)."),
+    verify: bool = typer.Option(
+        False, "--verify", help="Run the answer through the simulation (compressed)."
+    ),
+) -> None:
+    """Find the smallest value of one field (a profile's slots or copies, the account's
+    rate) for which the fleet meets a deadline, from many virtual runs a value."""
+    setup_logging("WARNING")
+    try:
+        cfg = forecasts.load_config(config, count)
+        goal = planning.Goal(
+            planning.parse_duration(deadline), planning.parse_share(delivered), confidence
+        )
+        effort = planning.effort_for(goal, replications, seed)
+        trials = planning.Trials(cfg, planning.knob(vary, cfg), goal, effort)
+        trials.progress = lambda value, found: print(
+            "  tried " + planning.tried_line(goal, value, found), file=sys.stderr, flush=True
+        )
+        answer = planning.smallest(trials)
+    except SimError as exc:
+        fail(PROG, str(exc), exc.exit_code)
+    except ValidationError as exc:
+        fail(PROG, describe(exc), EXIT_USAGE)
+    print(planning.answer_text(trials, answer))
+    if verify:
+        chosen = trials.knob.write(cfg, answer.value)
+        met = run_async(PROG, verification.verify(chosen, goal))
+        print(verification.verdict_text(goal, met))
 
 
 def main(argv: list[str] | None = None) -> None:

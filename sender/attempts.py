@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from common.codec import SEQ, Message, printable
 from common.errors import MalformedEntry
+from common.gateway.gateway import REJECTED, SENT, Attempt, Gateway
 from common.run import RunState
-from sender.gateway import REJECTED, SENT, Attempt, Gateway
 from sender.inbox import Fields
 from sender.recorder import ABANDON, FAIL, MALFORMED, OK, UNDELIVERABLE, Outcome
 

@@ -20,13 +20,13 @@ import time
 from dataclasses import dataclass
 
 from common.codec import Message
+from common.gateway.gateway import Attempt, Gateway, undeliverable
+from common.gateway.pacing import Pacer, Unpaced
 from common.model import Backoff
 from common.run import RunState
 from sender.account import Account
 from sender.attempts import Attempts, parse_entry
-from sender.gateway import Attempt, Gateway, undeliverable
 from sender.inbox import Entry
-from sender.pacing import Pacer, Unpaced
 from sender.partitions import split
 from sender.recorder import FAIL, OK, Outcome, Recorder
 from sender.slots import Slots

@@ -2,7 +2,7 @@
 
 A sender is its identity: name, profile, slots, schedule, heartbeat and statistics. When
 each attempt runs is ``sender.schedule``'s (simulated time, slot schedules, caps,
-backoffs); what it does is ``sender.gateway``'s (delays, failures, outages). Its Redis
+backoffs); what it does is ``common.gateway.gateway``'s (delays, failures, outages). Its Redis
 I/O (reads, recording, the account, heartbeats, keep-fresh, takeover) is its station's
 (``sender.station``), shared with the other senders of its process.
 """
@@ -16,13 +16,13 @@ import random
 import time
 from typing import TYPE_CHECKING
 
+from common import gateway
+from common.gateway.outages import Outages
+from common.gateway.pacing import Pacer
 from common.heartbeat import LIVE, OUTAGE, Heartbeat
 from common.model import SenderProfile
 from common.settings import SenderSettings
 from sender.attempts import Attempts
-from sender.gateway import Gateway
-from sender.outages import Outages
-from sender.pacing import Pacer
 from sender.profile import default_name
 from sender.schedule import Schedule
 from sender.slots import Slots
@@ -44,15 +44,7 @@ class Sender:
         self.profile = profile
         self.name = settings.name or default_name()
         rng = rng or random.Random(settings.seed)
-        outages = Outages(profile.outages, profile.mtbf, profile.mttr, rng)
-        self.gateway = Gateway(
-            profile.mean_time,
-            profile.failure_rate,
-            profile.shape or settings.shape,
-            rng,
-            profile.timeout,
-            outages,
-        )
+        self.gateway = gateway.build(profile, settings.shape, rng)
         loop = asyncio.get_running_loop()
         self.slots = Slots(profile.concurrency, loop.time(), station.freed)
         run = station.run_state

@@ -7,7 +7,7 @@ import statistics
 
 import pytest
 
-from sender.gateway import Gateway
+from common.gateway.gateway import Gateway
 
 
 @pytest.mark.parametrize(("mean", "shape"), [(0.05, 10.0), (0.2, 10.0), (1.0, 2.0)])

@@ -12,7 +12,7 @@ import random
 import zlib
 from dataclasses import dataclass
 
-from sender.outages import Outages
+from common.gateway.outages import Outages
 
 SENT, FAILED, TIMED_OUT, REJECTED = "sent", "failed", "timed out", "rejected"
 

@@ -30,6 +30,7 @@ class Outages:
         self._random_starts: list[float] = []
         self._random_ends: list[float] = []
         self._drawn_until = 0.0  # random up/down times are drawn up to here
+        self._never = not scheduled and mtbf is None  # no outage at all: no look needed
 
     @property
     def any(self) -> bool:
@@ -37,6 +38,8 @@ class Outages:
 
     def down(self, t: float) -> bool:
         """Is the gateway down at simulated time ``t``?"""
+        if self._never:
+            return False
         return _inside(self._starts, self._ends, t) or self._randomly_down(t)
 
     def _randomly_down(self, t: float) -> bool:

@@ -1,0 +1,230 @@
+"""A forecast: many virtual runs of one fleet, summarised as bands.
+
+Each replication is a whole run on the virtual clock (``common/virtual/run.py``) with a
+seed of its own; a figure's band is its ``low`` and ``high`` percentiles over the
+replications (default the 5th and 95th) around their mean. Replications run in worker
+processes, as many at once as there are cores, and as many in all as fit a time budget
+(at least ``MIN_REPLICATIONS``): a small run gets hundreds, a national alert a handful.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import asdict, dataclass
+from multiprocessing import get_context
+from typing import Any
+
+from common.model import SimConfig
+from common.virtual.run import Outcome, simulate
+
+MIN_REPLICATIONS = 4
+MAX_REPLICATIONS = 200
+BUDGET = 8.0  # wall seconds a forecast spends on replications, past its minimum
+SHARES = (0.95, 0.99, 1.0)  # "95 % delivered" ...
+QUANTILES = (0.50, 0.95, 0.99)  # delivery time p50 ...
+
+
+@dataclass(frozen=True)
+class Band:
+    """A figure over the replications: its mean, and its low and high percentiles."""
+
+    mean: float
+    low: float
+    high: float
+
+    @classmethod
+    def of(cls, values: Sequence[float], low: float, high: float) -> Band | None:
+        """None when any replication lacks the figure (say, messages never delivered)."""
+        if not values or any(math.isnan(v) for v in values):
+            return None
+        ordered = sorted(values)
+        return cls(sum(values) / len(values), _rank(ordered, low), _rank(ordered, high))
+
+    def holds(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+
+def _rank(ordered: Sequence[float], q: float) -> float:
+    """The ``q`` (0..100) percentile, interpolated between ranks (q(n-1))."""
+    position = q / 100 * (len(ordered) - 1)
+    below = math.floor(position)
+    above = min(below + 1, len(ordered) - 1)
+    return ordered[below] + (ordered[above] - ordered[below]) * (position - below)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """The figures a forecast bands, from one replication."""
+
+    completion: float
+    delivered: dict[str, float]  # "95%" ...: when that share of the messages was delivered
+    delivery: dict[str, float]  # "p50" ...: the delivered messages' delivery times
+    sent: int
+    failed: int
+    abandoned: int
+    undeliverable: int
+    by_sender: tuple[int, ...]
+
+    @classmethod
+    def of(cls, outcome: Outcome, shares: Sequence[float] = SHARES) -> Figures:
+        nan = math.nan
+        delivered = {share_name(s): _or(outcome.time_to(s), nan) for s in shares}
+        times = outcome.delivered
+        delivery = {f"p{round(q * 100)}": _quantile(times, q) for q in QUANTILES}
+        return cls(
+            outcome.completion,
+            delivered,
+            delivery,
+            outcome.sent,
+            outcome.failed,
+            outcome.abandoned,
+            outcome.undeliverable,
+            outcome.by_sender,
+        )
+
+
+def share_name(share: float) -> str:
+    """``95%`` for 0.95: the key of a share in ``delivered``."""
+    return f"{share * 100:g}%"
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
+
+
+def _quantile(ordered: Sequence[float], q: float) -> float:
+    """The ``q`` quantile of the deliveries (rank ceil(q n), as the monitor's series)."""
+    if not ordered:
+        return math.nan
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+@dataclass(frozen=True)
+class Forecast:
+    replications: int
+    band: tuple[float, float]  # its low and high percentiles
+    completion: Band
+    delivered: dict[str, Band | None]  # "95%" ...
+    delivery: dict[str, Band | None]  # "p50" ...
+    sent: Band
+    failed: Band
+    abandoned: Band
+    undeliverable: Band
+    by_sender: tuple[float, ...]  # mean messages each sender delivers
+
+    @classmethod
+    def of(cls, runs: Sequence[Figures], band: tuple[float, float]) -> Forecast:
+        low, high = band
+
+        def banded(values: Sequence[float]) -> Band:
+            found = Band.of(values, low, high)
+            assert found is not None
+            return found
+
+        senders = len(runs[0].by_sender)
+        return cls(
+            len(runs),
+            band,
+            banded([r.completion for r in runs]),
+            {k: Band.of([r.delivered[k] for r in runs], low, high) for k in runs[0].delivered},
+            {k: Band.of([r.delivery[k] for r in runs], low, high) for k in runs[0].delivery},
+            banded([r.sent for r in runs]),
+            banded([r.failed for r in runs]),
+            banded([r.abandoned for r in runs]),
+            banded([r.undeliverable for r in runs]),
+            tuple(sum(r.by_sender[i] for r in runs) / len(runs) for i in range(senders)),
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def replicate(config: SimConfig, seed: int, shares: Sequence[float] = SHARES) -> Figures:
+    """One replication's figures (what a worker process computes)."""
+    return Figures.of(simulate(config, seed), shares)
+
+
+def seeds(seed: int | None) -> Iterator[int]:
+    rng = random.Random(seed)
+    while True:
+        yield rng.getrandbits(63)
+
+
+@dataclass(frozen=True)
+class Effort:
+    """How a forecast replicates: ``replications`` runs (None: as many as fit ``budget``
+    wall seconds, at least MIN_REPLICATIONS, at most MAX_REPLICATIONS), from ``seed``,
+    banded at the ``band`` percentiles, on ``workers`` processes (None: every core)."""
+
+    replications: int | None = None
+    seed: int | None = None
+    band: tuple[float, float] = (5.0, 95.0)
+    budget: float = BUDGET
+    workers: int | None = None
+    shares: tuple[float, ...] = SHARES  # the shares of messages delivered it times
+
+    def room(self, asked: int, started: float) -> bool:
+        """May another replication be asked for, ``asked`` having been asked for since
+        ``started`` (monotonic seconds)?"""
+        if self.replications is not None:
+            return asked < self.replications
+        in_time = time.monotonic() - started < self.budget
+        return asked < MAX_REPLICATIONS and (asked < MIN_REPLICATIONS or in_time)
+
+
+Progress = Callable[[int], None]
+
+
+def forecast(
+    config: SimConfig, effort: Effort = Effort(), progress: Progress | None = None
+) -> Forecast:
+    """Virtual runs of ``config`` as ``effort`` says, banded."""
+    workers = max(
+        1, min(effort.workers or os.cpu_count() or 1, effort.replications or MAX_REPLICATIONS)
+    )
+    if workers == 1 or config.num_messages < 2000:
+        runs = _here(config, effort, progress)
+    else:
+        runs = _spread(config, effort, workers, progress)
+    return Forecast.of(runs, effort.band)
+
+
+def _here(config: SimConfig, effort: Effort, progress: Progress | None) -> list[Figures]:
+    runs: list[Figures] = []
+    started = time.monotonic()
+    for one in seeds(effort.seed):
+        if not effort.room(len(runs), started):
+            break
+        runs.append(replicate(config, one, effort.shares))
+        if progress:
+            progress(len(runs))
+    return runs
+
+
+def _spread(
+    config: SimConfig, effort: Effort, workers: int, progress: Progress | None
+) -> list[Figures]:
+    """Replications in ``workers`` processes, in seed order (the same seed, the same
+    forecast, however many workers)."""
+    started = time.monotonic()
+    found: dict[int, Figures] = {}
+    pending: dict[Future[Figures], int] = {}
+    numbered = enumerate(seeds(effort.seed))
+    with ProcessPoolExecutor(workers, mp_context=get_context("spawn")) as pool:
+        while True:
+            while len(pending) < workers and effort.room(len(found) + len(pending), started):
+                number, one = next(numbered)
+                pending[pool.submit(replicate, config, one, effort.shares)] = number
+            if not pending:
+                break
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            for future in done:
+                found[pending.pop(future)] = future.result()
+                if progress:
+                    progress(len(found))
+    return [found[n] for n in sorted(found)]
