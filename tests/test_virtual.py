@@ -150,7 +150,7 @@ def test_random_outages_cost_their_share_of_time() -> None:
 
 def test_a_sender_joining_later_takes_nothing_before_it_joins() -> None:
     fleet = config({"mean_time": 1.0}, {"mean_time": 1.0}, num_messages=20)
-    done = simulate(fleet, seed=1, joins=[0.0, 10.0])
+    done = simulate(fleet, seed=1, spans=[(0.0, math.inf), (10.0, math.inf)])
     assert done.completion == pytest.approx(15.0, rel=TOL)  # 10 alone, then 10 by two
     assert done.by_sender == (15, 5)
 
@@ -170,3 +170,18 @@ def test_a_band_is_the_percentiles_of_the_replications() -> None:
     band = Band.of([float(v) for v in range(1, 102)], 5, 95)
     assert band == Band(51.0, 6.0, 96.0)
     assert Band.of([1.0, math.nan], 5, 95) is None
+
+
+def test_a_sender_that_leaves_takes_nothing_more_and_hands_its_backoffs_over() -> None:
+    fleet = config({"mean_time": 1.0}, {"mean_time": 1.0}, num_messages=20)
+    done = simulate(fleet, seed=1, spans=[(0.0, math.inf), (0.0, 4.5)])
+    # the second takes its 5th message at 4, leaves at 4.5: the first takes the 10 left
+    assert done.completion == pytest.approx(15.0, rel=TOL)
+    assert done.by_sender == (15, 5)
+    backoff = {"failure_rate": 1.0, "max_attempts": 2, "retry_backoff": {"initial": 1}}
+    handed = config({"mean_time": 1.0}, {"mean_time": 1.0, **backoff}, num_messages=2)
+    done = simulate(handed, seed=1, spans=[(0.0, math.inf), (0.0, 1.5)])
+    # the second fails at 1, backs off to 2, after it left: the first sender (free since
+    # 1) takes it and delivers it at 3
+    assert (done.sent, done.abandoned, done.by_sender) == (2, 0, (2, 0))
+    assert done.completion == pytest.approx(3.0, rel=TOL)

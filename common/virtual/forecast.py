@@ -20,13 +20,14 @@ from multiprocessing import get_context
 from typing import Any
 
 from common.model import SimConfig
-from common.virtual.run import Outcome, simulate
+from common.virtual.run import Outcome, Span, simulate
 
 MIN_REPLICATIONS = 4
 MAX_REPLICATIONS = 200
 BUDGET = 8.0  # wall seconds a forecast spends on replications, past its minimum
 SHARES = (0.95, 0.99, 1.0)  # "95 % delivered" ...
 QUANTILES = (0.50, 0.95, 0.99)  # delivery time p50 ...
+CURVE = 100  # points of the delivered-over-time curve: each 1 % of the deliveries
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,7 @@ class Figures:
     abandoned: int
     undeliverable: int
     by_sender: tuple[int, ...]
+    curve: tuple[float, ...]  # when each 1/CURVE of its deliveries was done
 
     @classmethod
     def of(cls, outcome: Outcome, shares: Sequence[float] = SHARES) -> Figures:
@@ -85,6 +87,7 @@ class Figures:
             outcome.abandoned,
             outcome.undeliverable,
             outcome.by_sender,
+            tuple(_quantile(times, j / CURVE) for j in range(1, CURVE + 1)) if times else (),
         )
 
 
@@ -116,6 +119,7 @@ class Forecast:
     abandoned: Band
     undeliverable: Band
     by_sender: tuple[float, ...]  # mean messages each sender delivers
+    curve: tuple[tuple[float, float], ...]  # (time, messages delivered by then), on average
 
     @classmethod
     def of(cls, runs: Sequence[Figures], band: tuple[float, float]) -> Forecast:
@@ -138,15 +142,42 @@ class Forecast:
             banded([r.abandoned for r in runs]),
             banded([r.undeliverable for r in runs]),
             tuple(sum(r.by_sender[i] for r in runs) / len(runs) for i in range(senders)),
+            _mean_curve(runs),
         )
+
+    def delivered_by(self, t: float) -> float:
+        """Messages delivered by simulated time ``t``, on average (the curve, linear
+        between its points, 0 at time 0)."""
+        before = (0.0, 0.0)
+        for point in self.curve:
+            if point[0] >= t:
+                span = point[0] - before[0]
+                share = (t - before[0]) / span if span > 0 else 1.0
+                return before[1] + (point[1] - before[1]) * share
+            before = point
+        return before[1]
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def replicate(config: SimConfig, seed: int, shares: Sequence[float] = SHARES) -> Figures:
+def _mean_curve(runs: Sequence[Figures]) -> tuple[tuple[float, float], ...]:
+    """The replications' curves averaged point by point: the mean time by which each
+    1 % of the deliveries was done, at that share of the mean deliveries."""
+    curves = [r.curve for r in runs if r.curve]
+    if not curves:
+        return ()
+    sent = sum(r.sent for r in runs) / len(runs)
+    return tuple(
+        (sum(c[j] for c in curves) / len(curves), sent * (j + 1) / CURVE) for j in range(CURVE)
+    )
+
+
+def replicate(
+    config: SimConfig, seed: int, shares: Sequence[float] = SHARES, spans: Sequence[Span] = ()
+) -> Figures:
     """One replication's figures (what a worker process computes)."""
-    return Figures.of(simulate(config, seed), shares)
+    return Figures.of(simulate(config, seed, spans), shares)
 
 
 def seeds(seed: int | None) -> Iterator[int]:
@@ -181,33 +212,43 @@ Progress = Callable[[int], None]
 
 
 def forecast(
-    config: SimConfig, effort: Effort = Effort(), progress: Progress | None = None
+    config: SimConfig,
+    effort: Effort = Effort(),
+    progress: Progress | None = None,
+    spans: Sequence[Span] = (),
 ) -> Forecast:
-    """Virtual runs of ``config`` as ``effort`` says, banded."""
+    """Virtual runs of ``config`` as ``effort`` says, banded; ``spans``: when each sender
+    joins and leaves (default: all from the start on)."""
     workers = max(
         1, min(effort.workers or os.cpu_count() or 1, effort.replications or MAX_REPLICATIONS)
     )
     if workers == 1 or config.num_messages < 2000:
-        runs = _here(config, effort, progress)
+        runs = _here(config, effort, progress, spans)
     else:
-        runs = _spread(config, effort, workers, progress)
+        runs = _spread(config, effort, workers, progress, spans)
     return Forecast.of(runs, effort.band)
 
 
-def _here(config: SimConfig, effort: Effort, progress: Progress | None) -> list[Figures]:
+def _here(
+    config: SimConfig, effort: Effort, progress: Progress | None, spans: Sequence[Span]
+) -> list[Figures]:
     runs: list[Figures] = []
     started = time.monotonic()
     for one in seeds(effort.seed):
         if not effort.room(len(runs), started):
             break
-        runs.append(replicate(config, one, effort.shares))
+        runs.append(replicate(config, one, effort.shares, spans))
         if progress:
             progress(len(runs))
     return runs
 
 
 def _spread(
-    config: SimConfig, effort: Effort, workers: int, progress: Progress | None
+    config: SimConfig,
+    effort: Effort,
+    workers: int,
+    progress: Progress | None,
+    spans: Sequence[Span],
 ) -> list[Figures]:
     """Replications in ``workers`` processes, in seed order (the same seed, the same
     forecast, however many workers)."""
@@ -219,7 +260,7 @@ def _spread(
         while True:
             while len(pending) < workers and effort.room(len(found) + len(pending), started):
                 number, one = next(numbered)
-                pending[pool.submit(replicate, config, one, effort.shares)] = number
+                pending[pool.submit(replicate, config, one, effort.shares, spans)] = number
             if not pending:
                 break
             done, _ = wait(pending, return_when=FIRST_COMPLETED)

@@ -28,6 +28,8 @@ from common.gateway.gateway import REJECTED, SENT, Gateway
 from common.gateway.pacing import Pacer
 from common.model import Backoff, SenderProfile, SimConfig
 
+Span = tuple[float, float]  # when a sender joins and leaves (inf: it stays)
+
 # What an event is: an attempt that waited for the account's token and may start, an
 # attempt that ends, a message back from its backoff.
 TOKEN, END, READY = 0, 1, 2
@@ -42,6 +44,7 @@ class Gate:
     backoff: Backoff | None
     max_attempts: int | None
     idle: int = 0  # free slots with nothing to take
+    until: float = math.inf  # when it leaves: its slots take nothing from then on
     ready: deque[tuple[int, bool]] = field(default_factory=deque)  # (attempt, undeliverable)
     sent: int = 0
 
@@ -89,12 +92,16 @@ class VirtualRun:
     """``simulate`` plays the whole run at once and returns its ``Outcome``."""
 
     def __init__(
-        self, config: SimConfig, seed: int | None = None, joins: Sequence[float] = ()
+        self, config: SimConfig, seed: int | None = None, spans: Sequence[Span] = ()
     ) -> None:
         self.rng = random.Random(seed)
         self.profiles = config.senders or []
-        self.joins = list(joins) or [0.0] * len(self.profiles)  # when each sender joins
+        spans = list(spans) or [(0.0, math.inf)] * len(self.profiles)
+        self.joins = [join for join, _ in spans]  # when each sender joins
         self.gates = gates(config, self.rng)
+        for gate, (_, until) in zip(self.gates, spans, strict=True):
+            gate.until = until
+        self.orphans: deque[tuple[int, bool]] = deque()  # messages of senders that left
         cap = config.account
         self.account = None if cap is None else Pacer(cap.max_rate, cap.burst)
         self.invalid = config.invalid_fraction
@@ -133,9 +140,16 @@ class VirtualRun:
 
     def _free(self, gate: Gate, t: float) -> None:
         """A slot of ``gate`` is free at ``t``: a message back from its backoff first,
-        else the outbox's next, else it waits."""
-        if gate.ready:
+        then one a sender that left held, else the outbox's next, else it waits. A slot
+        of a sender that left takes nothing (what waits for it goes to the others)."""
+        if t >= gate.until:
+            while gate.ready:
+                self._orphan(t, *gate.ready.popleft())
+        elif gate.ready:
             attempt, invalid = gate.ready.popleft()
+            self._want(gate, t, attempt, invalid)
+        elif self.orphans:
+            attempt, invalid = self.orphans.popleft()
             self._want(gate, t, attempt, invalid)
         elif self.left > 0:
             self.left -= 1
@@ -182,14 +196,28 @@ class VirtualRun:
             self._want(gate, t, attempt + 1, invalid)
 
     def _back(self, gate: Gate, t: float, attempt: int, invalid: bool) -> None:
-        """A message's backoff is over: it takes a waiting slot, or the next one freed."""
+        """A message's backoff is over: it takes a waiting slot, or the next one freed
+        (another sender's, when its own left)."""
+        if t >= gate.until:
+            self._orphan(t, attempt, invalid)
+            return
         gate.ready.append((attempt, invalid))
         if gate.idle:
             gate.idle -= 1
             self._free(gate, t)
 
+    def _orphan(self, t: float, attempt: int, invalid: bool) -> None:
+        """A message whose sender left: a waiting slot of another takes it over, or the
+        next one freed."""
+        waiting = next((g for g in self.gates if g.idle and t < g.until), None)
+        if waiting is None:
+            self.orphans.append((attempt, invalid))
+            return
+        waiting.idle -= 1
+        self._want(waiting, t, attempt, invalid)
 
-def simulate(config: SimConfig, seed: int | None = None, joins: Sequence[float] = ()) -> Outcome:
-    """One virtual run of ``config`` (its senders, caps, outages and messages); ``joins``:
-    when each sender joins (simulated seconds; default: all at the start)."""
-    return VirtualRun(config, seed, joins).simulate()
+
+def simulate(config: SimConfig, seed: int | None = None, spans: Sequence[Span] = ()) -> Outcome:
+    """One virtual run of ``config`` (its senders, caps, outages and messages); ``spans``:
+    when each sender joins and leaves (simulated seconds; default: from the start on)."""
+    return VirtualRun(config, seed, spans).simulate()
