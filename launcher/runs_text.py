@@ -216,6 +216,12 @@ def runs_text(runs: list[StoredRun]) -> str:
 def show_text(stored: StoredRun) -> str:
     s = stored.summary
     head = f"run {stored.run!r}: created {when(stored.created)}, finished {when(stored.finished)}"
+    if s.get("lateness_distorted"):
+        p99 = show_value(Kind.SECONDS, _pct("lateness", "p99")(s))
+        head += (
+            f"\n  ! lateness distorted this run: 1 % of its attempts ended {p99} (simulated) or"
+            " more after they were due; it is slower than its fleet would be"
+        )
     rows = [(f.label, show_value(f.kind, f.value(s))) for f in FIGURES_SHOWN]
     sender_rows = [("name", *(label for label, _ in _sender_columns()))]
     for sender in s.get("senders") or []:

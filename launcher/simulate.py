@@ -48,7 +48,7 @@ from monitor.monitor import Monitor
 from monitor.views.view import View
 from producer.main import Producer
 from sender.profile import complete_profile, default_name
-from sender.station import serve_fleet
+from sender.station import Station
 
 logger = logging.getLogger(__name__)
 MAX_WORKERS = 64
@@ -203,14 +203,29 @@ class Site:
 
 
 async def _run_roles(plan: Plan, site: Site, view: View, stop: asyncio.Event) -> Report | None:
-    """Open the run, let the workers join, and run this process's roles until the end."""
+    """Open the run, let every sender join it, start its clock, and run this process's
+    roles until the end.
+
+    The run's time 0 (its ``created``) is the moment its whole fleet can send: the run is
+    opened, every station (this process's and each worker's) joins it and the first
+    batch of messages is made meanwhile, then ``created`` is reset to now and the senders
+    and the producer start. So the fleet's start-up is no simulated time (at x100, 0.2 s
+    of it were 20 simulated seconds). A run it resumes keeps its time 0."""
     make, others = site.make, site.others
     producer = Producer(make(), plan.producer)
     await producer.open()
     for worker in others:
         worker.go()
+    station = await Station.create(make(), site.share, stop, name=plan.name)
+    await producer.prepare()
+    for worker in others:
+        await worker.joined(WORKER_START)
+    created = await producer.start_clock()
+    for worker in others:
+        worker.start(created)
+    await producer.enqueue_first()
     monitor = Monitor(make(), plan.monitor, view, site.target)
-    roles = [producer.fill(stop), serve_fleet(make(), site.share, stop, name=plan.name)]
+    roles = [producer.fill(stop), *([station.run(stop, created)] if station else [])]
     watch_stop = asyncio.Event()  # the monitor stops once every other role has left
     watcher = asyncio.create_task(monitor.watch(watch_stop))
     tasks: list[asyncio.Task[Any]] = [asyncio.create_task(role) for role in roles]

@@ -3,9 +3,10 @@ station (``python -m launcher.worker``, started by ``launcher.workers``).
 
 Its first line of standard input is its share (JSON: the Redis URL, the station's name,
 each sender's settings and profile). Once connected it says ``ready`` on standard output
-and waits for ``go`` (the run is open): so every worker joins the run as it opens, not a
-process start-up later (its slots are free from when it joined). It serves the run until
-it completes, and stops as
+and waits for ``go`` (the run is open); then it joins the run (its station: the consumer
+group, its senders) and says ``joined``, and waits for ``start CREATED`` (the run's time
+0, set once every worker has joined: no process start-up counts as simulated time). It
+serves the run until it completes, and stops as
 ``sms-sender`` does on SIGINT/SIGTERM, on a line ``stop``, or when its standard input
 ends (``sms-sim run`` stopped or gone): its in-flight messages are finished or handed
 back within the grace period. It runs in a session of its own, so a signal sent to the
@@ -29,11 +30,11 @@ from common.model import SenderProfile
 from common.settings import SenderSettings
 from common.stop import install_stop_handlers
 from common.target import RedisTarget
-from sender.station import serve_fleet
+from sender.station import Station
 
 logger = logging.getLogger(__name__)
 
-STOP, READY, GO = b"stop", b"ready", b"go"
+STOP, READY, GO, JOINED, START = b"stop", b"ready", b"go", b"joined", b"start"
 LINE_LIMIT = 1 << 24  # bytes of the share line (a thousand senders' profiles fit)
 
 
@@ -97,16 +98,25 @@ async def _main() -> None:
     stop = asyncio.Event()
     install_stop_handlers(stop, name)
     async with client_for(target, "sender") as client:
-        sys.stdout.buffer.write(READY + b"\n")
-        sys.stdout.flush()
+        _say(READY)
         if (await reader.readline()).strip() != GO:
             return  # stopped before the run opened
+        station = await Station.create(client, senders, stop, name=name)
+        _say(JOINED)
+        word, _, created = (await reader.readline()).strip().partition(b" ")
+        if station is None or word != START:
+            return  # stopped before the run started
         private = target.label is not None
         watcher = asyncio.create_task(_stop_on_input(reader, stop, private))
         try:
-            await serve_fleet(client, senders, stop, name=name)
+            await station.run(stop, float(created) if created else None)
         finally:
             watcher.cancel()
+
+
+def _say(word: bytes) -> None:
+    sys.stdout.buffer.write(word + b"\n")
+    sys.stdout.flush()
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ from common.errors import RuntimeFailure
 from common.model import SenderProfile
 from common.settings import SenderSettings
 from common.target import RedisTarget
-from launcher.worker import GO, READY, STOP, share_payload
+from launcher.worker import GO, JOINED, READY, START, STOP, share_payload
 from sender.worker import attempt_rate
 
 logger = logging.getLogger(__name__)
@@ -78,6 +78,20 @@ class Worker:
     def go(self) -> None:
         """The run is open: join it."""
         self._tell(GO)
+
+    async def joined(self, within: float) -> None:
+        """Until it has joined the run (RuntimeFailure if it exits or takes longer)."""
+        assert self.process.stdout is not None
+        try:
+            line = await asyncio.wait_for(self.process.stdout.readline(), within)
+        except TimeoutError:
+            line = b""
+        if line.strip() != JOINED:
+            raise RuntimeFailure(f"{self.label} did not join the run (its error is above)")
+
+    def start(self, created: float | None) -> None:
+        """Every sender has joined: the run's time 0 is ``created`` (None: as it was)."""
+        self._tell(START if created is None else START + b" " + repr(created).encode())
 
     def stop(self) -> None:
         """Ask it to stop (once): it finishes or hands back what it holds."""

@@ -138,4 +138,5 @@ class Monitor:
         senders = await self.reader.senders()
         now = time.time()
         url = self.target.display
+        self.created = state.created or self.created  # sms-sim run sets it as its fleet starts
         return Snapshot(self.keys.run, state, self.stats, senders, self.created, now, url)

@@ -29,6 +29,8 @@ class Producer:
         self.settings = settings
         self.writer = RunWriter(client, RunKeys(settings.run))
         self.produced = 0
+        self._first: tuple[int, str] | None = None  # a batch made before the run starts
+        self._created: float | None = None  # the run's time 0, when this producer set it
 
     async def open(self) -> None:
         """Create the run's meta and consumer group, or join the existing run."""
@@ -45,6 +47,28 @@ class Producer:
                 self.settings.count,
             )
 
+    async def prepare(self) -> None:
+        """Make the first batch now, so that it is enqueued as soon as the run starts."""
+        n = min(_chunk_size(self.settings), self.settings.count - self.produced)
+        if n > 0:
+            self._first = (self.produced, await _make_batch(self.settings.seed, self.produced, n))
+
+    async def start_clock(self) -> float | None:
+        """``sms-sim run``: its fleet has joined, the run's time 0 is now (a run this
+        producer created; None, and no change, for one it joined)."""
+        created = await self.writer.start_clock()
+        self._created = created
+        return created
+
+    async def enqueue_first(self) -> None:
+        """The batch made by ``prepare``, enqueued as of the run's time 0 (when its clock
+        was started): the alert's first messages are there when it starts."""
+        if self._first is None or self._created is None:
+            return  # fill enqueues it
+        start, payload = self._first
+        self._first = None
+        self.produced = await self.writer.enqueue(start, self._created, payload)
+
     async def fill(self, stop: asyncio.Event) -> int:
         """Enqueue the remaining messages; stop after the current batch when ``stop`` is set.
 
@@ -58,7 +82,11 @@ class Producer:
         try:
             while start < total and not stop.is_set():
                 n = min(chunk, total - start)
-                payload = await _make_batch(seed, start, n)
+                if self._first is not None and self._first[0] == start:
+                    payload = self._first[1]  # made before the run started
+                else:
+                    payload = await _make_batch(seed, start, n)
+                self._first = None
                 if writing is not None:
                     self.produced, writing = await writing, None
                     if self.produced != start:  # another producer got ahead: follow it

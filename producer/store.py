@@ -58,6 +58,7 @@ class RunWriter:
         self._enqueue = client.register_script(ENQUEUE)
         self.run_id = ""  # the run's incarnation, once open_run has created or joined it
         self.partitions = 1
+        self.created_run = False  # open_run created the run (rather than joined it)
 
     async def open_run(self, params: RunParams, config: dict[str, Any]) -> int:
         """Create the run's meta with its parameters (and each partition's counters), or
@@ -82,6 +83,7 @@ class RunWriter:
             replies = await pipe.execute()
         run_id, *existing = replies[-1]
         self.run_id = str(run_id)
+        self.created_run = self.run_id == initial[k.META_ID]
         existing[0] = existing[0] or str(total)  # a new run: its total comes below
         self._refuse_other(params, dict(zip(params.fields(), existing, strict=True)))
         self.partitions = params.partitions
@@ -100,6 +102,18 @@ class RunWriter:
                 for field, value in fields.items():
                     pipe.hsetnx(part.meta, field, value)
                 await pipe.execute()
+
+    async def start_clock(self) -> float | None:
+        """The run's time 0 is now (``sms-sim run``, once its fleet has joined): its
+        ``created`` is reset, for a run this writer created and has not filled yet. The
+        new ``created``; None for a run it joined (its time 0 stays)."""
+        if not self.created_run or await self.produced():
+            return None
+        now = time.time()
+        await RunWrites(self.client, self.keys, self.run_id).hset(
+            self.keys.run_meta, k.META_CREATED, repr(now)
+        )
+        return now
 
     async def produced(self) -> int:
         """The first seq not enqueued yet (in a run of several partitions, the first that

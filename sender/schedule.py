@@ -9,6 +9,11 @@ time scale on the event loop, and recorded in simulated seconds. A throughput ca
 
 An attempt's delay is a timer on the event loop (no task per message); with no delay to
 wait and nothing to space or schedule, a whole read is attempted at once.
+
+An attempt's lateness (``late``) is how long after its due end its timer fired: how far
+the process fell behind its own schedule. A message waiting for a slot, a token or its
+backoff is not late: a retry takes a free slot from its own timer when its backoff ends
+(or when a slot of its sender frees), never waiting for the station's next read.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import time
 from dataclasses import dataclass
 
 from common.codec import Message
-from common.gateway.gateway import Attempt, Gateway, undeliverable
+from common.gateway.gateway import TIMED_OUT, Attempt, Gateway, undeliverable
 from common.gateway.pacing import Pacer, Unpaced
 from common.model import Backoff
 from common.run import RunState
@@ -101,6 +106,8 @@ class Schedule:
         self.backoff = backoff
         self.account = account
         self.sent = 0
+        self.draining = False  # the station stops: no message starts from a backoff
+        self.timing_out: set[str] = set()  # in flight: attempts begun while it was down
         self.lateness = Lateness()
         self._loop = asyncio.get_running_loop()
         self._at_once = (
@@ -124,6 +131,8 @@ class Schedule:
                 settle_now.append(msg)
             elif self._at_once:  # no delay: every attempt at once
                 settle_now += self.attempts.all_now(entry_id, msg, self._invalid(msg))
+            elif not self.slots.vacant:  # a retry took the slot while the read was out
+                self.slots.ready.append((entry_id, (msg, 1, msg.created - self.clock.epoch)))
             else:
                 since = self.slots.take()
                 start = min(now, max(since, msg.created - self.clock.epoch, now - MAX_BACKDATE))
@@ -132,13 +141,25 @@ class Schedule:
             self._settle(settle_now)
 
     def resume(self) -> None:
-        """Messages back from a retry backoff take the free slots first."""
+        """Messages back from a retry backoff take the free slots first. Called whenever
+        one may start: when its backoff ends, when a slot of this sender frees, and by the
+        station's loop; not only by the loop, which may be waiting out a blocking read
+        meanwhile (an empty outbox)."""
+        if self.draining:
+            return  # the station stops: what waits is handed back
         now = self._loop.time()
         while self.slots.ready and self.slots.free > 0:
             entry_id, (msg, attempt, ready_at) = self.slots.ready.popleft()
             since = self.slots.take()
             start = min(now, max(since, ready_at, now - MAX_BACKDATE))
             self._schedule(entry_id, msg, attempt, start)
+
+    @property
+    def held_by_outage(self) -> bool:
+        """Every message in flight waits out an attempt begun while the gateway was down
+        (it fails after its timeout): the sender is stuck in its outage, even once the
+        gateway is up again."""
+        return bool(self.timing_out) and len(self.timing_out) >= len(self.slots.inflight)
 
     def _invalid(self, msg: Message) -> bool:
         return undeliverable(msg.to, self.run.invalid_fraction)
@@ -157,6 +178,8 @@ class Schedule:
         if self.slots.failed:
             return
         done = self.gateway.attempt(self.clock.sim(start), self._invalid(msg))
+        if done.kind == TIMED_OUT:
+            self.timing_out.add(entry_id)
         end = start + self.clock.real(done.duration)
         timer = self._loop.call_at(end, self._attempt_due, entry_id, msg, attempt, end, done)
         self.slots.attempt(entry_id, timer)
@@ -167,16 +190,19 @@ class Schedule:
         """A timer fired: the attempt is over; retry on failure, else record. The next
         attempt, or the slot's next message, starts when this one was due to end."""
         try:
+            self.timing_out.discard(entry_id)
             late = self._loop.time() - end
             self.lateness.add(late)
             outcomes = self.attempts.outcomes(entry_id, msg, attempt, done, late * self.clock.scale)
             if outcomes[-1].kind != FAIL:
                 self._settle(outcomes, end)
+                self.resume()  # its slot is free: a message back from a backoff first
                 return
             self._recorder(entry_id).add(outcomes[0])  # nobody waits for a failure
             wait = self.backoff.delay(attempt) if self.backoff else 0.0
             if wait > 0:
                 self._back_off(entry_id, msg, attempt + 1, end, end + self.clock.real(wait))
+                self.resume()
             else:
                 self._schedule(entry_id, msg, attempt + 1, end)
         except Exception as exc:
@@ -187,8 +213,16 @@ class Schedule:
     ) -> None:
         """Free the slot while the message waits out its backoff, then queue it."""
         resume = (msg, attempt, ready_at)
-        wake = self._loop.call_at(ready_at, self.slots.wakes, entry_id, resume)
+        wake = self._loop.call_at(ready_at, self._wake, entry_id, resume)
         self.slots.release(entry_id, free_at, wake)
+
+    def _wake(self, entry_id: str, resume: tuple[Message, int, float]) -> None:
+        """A backoff is over: the message takes a free slot now, or the next to free."""
+        try:
+            self.slots.wakes(entry_id, resume)
+            self.resume()
+        except Exception as exc:
+            self.slots.fail(exc)
 
     def _recorder(self, key: str) -> Recorder:
         return self.recorders[split(key)[0]] if len(self.recorders) > 1 else self.recorders[0]

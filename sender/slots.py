@@ -53,6 +53,11 @@ class Slots:
             return 0
         return len(self._free_since)
 
+    @property
+    def vacant(self) -> bool:
+        """Whether a slot is free to take (even while the recorder has a full batch)."""
+        return bool(self._free_since)
+
     def free_times(self) -> list[float]:
         """When each free slot became free (in no order); none while ``free`` is 0."""
         return list(self._free_since) if self.free > 0 else []

@@ -22,6 +22,7 @@ simulated time.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import heapq
 import logging
 import random
@@ -116,8 +117,16 @@ class Station:
         await station.inbox.join()
         return station
 
-    async def run(self, stop: asyncio.Event) -> None:
-        """Serve the run until it completes (or ``stop`` is set); nothing is lost."""
+    async def run(self, stop: asyncio.Event, created: float | None = None) -> None:
+        """Serve the run until it completes (or ``stop`` is set); nothing is lost.
+        ``created``: the run's time 0, when it was set after the station joined
+        (``sms-sim run`` starts its clock once its whole fleet has joined)."""
+        if created is not None:
+            self.run_state = dataclasses.replace(self.run_state, created=created)
+            self.clock.created = created
+            self.clock.resync(self._loop.time())
+            for sender in self.senders:
+                sender.schedule.run = self.run_state
         for sender in self.senders:
             sender.started = time.time()
             sender.log_start()
@@ -259,6 +268,8 @@ class Station:
 
     async def _finish_inflight(self) -> None:
         """Let in-flight attempts finish within the grace period; hand back the rest."""
+        for sender in self.senders:
+            sender.schedule.draining = True
         if not self._busy():
             return
         held = sum(len(sender.slots.held()) for sender in self.senders)

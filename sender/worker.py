@@ -77,8 +77,10 @@ class Sender:
         )
 
     def heartbeat(self, status: str, sim_now: float, error: str = "") -> str:
-        """This sender's heartbeat (JSON) at simulated time ``sim_now``."""
-        if status == LIVE and self.gateway.down(sim_now):
+        """This sender's heartbeat (JSON) at simulated time ``sim_now``: ``outage`` while
+        its gateway is down (a scheduled window or a random outage) and while every message
+        it has in flight waits out the timeout of an attempt begun in one."""
+        if status == LIVE and (self.gateway.down(sim_now) or self.schedule.held_by_outage):
             status = OUTAGE
         p = self.profile
         beat = Heartbeat(

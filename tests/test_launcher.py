@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -13,7 +14,7 @@ from common.keys import RunKeys
 from common.run import read_state
 from launcher.simulate import plan, simulate
 from monitor.views.plain import PlainView
-from sender.station import serve
+from sender.station import Station, serve
 from tests.roles import produce_now, send_all, sender_settings
 
 
@@ -77,3 +78,35 @@ async def test_a_sender_started_on_a_finished_run_registers_nothing(
     assert late is None
     assert list(await client.hkeys(keys.senders)) == ["first"]
     assert await client.hgetall(keys.meta) == before
+
+
+async def test_the_run_starts_when_its_fleet_can_send(
+    tmp_path: Path, redis_url: str, run_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three 1 s attempts on one slot at x100 take 3 s simulated. A station that takes
+    0.2 s to join the run (a slow machine's start-up) used to count: 23 s simulated. The
+    run's time 0 is now when every sender has joined."""
+    (tmp_path / "c.yaml").write_text(
+        "num_messages: 3\ntime_scale: 100\nreport_period: 0.1\nsenders:\n"
+        "  - {mean_time: 1.0, shape: 1000000, failure_rate: 0}\n",
+        encoding="utf-8",
+    )
+    create = Station.create
+
+    async def slow_create(*args: Any, **kw: Any) -> Station | None:
+        await asyncio.sleep(0.2)
+        return await create(*args, **kw)
+
+    monkeypatch.setattr(Station, "create", slow_create)
+    flags = {"config": tmp_path / "c.yaml", "redis_url": redis_url, "run": run_name}
+    the_plan = plan({**flags, "workers": 1})
+    try:
+        rep = await asyncio.wait_for(
+            simulate(the_plan, PlainView(io.StringIO()), asyncio.Event()), 20
+        )
+        assert rep is not None and rep.complete
+        assert rep.elapsed == pytest.approx(3.0, abs=0.8)  # 8 ms real of slack
+    finally:
+        client = Redis.from_url(redis_url)
+        await client.delete(*RunKeys(run_name).all())
+        await client.aclose()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import shutil
 from typing import Any
 
@@ -12,11 +13,12 @@ import redis
 from redis.asyncio import Redis
 
 from common import keys as k
+from common.heartbeat import OUTAGE, Heartbeat
 from common.keys import RunKeys
 from common.model import SenderProfile
 from sender.account import Account
 from sender.station import serve, serve_fleet
-from tests.roles import produce_now, run_id, sender_settings
+from tests.roles import ScriptedRandom, produce_now, run_id, sender_settings
 from tests.support import sync_client
 
 
@@ -157,6 +159,69 @@ async def test_a_retry_after_its_backoff_does_not_wait_for_an_empty_outbox(
     results: Any = await client.xrange(keys.results)
     ends = [(float(f["ts"]) - created) * 20 for _, f in results]
     assert ends == pytest.approx([5, 17, 29], abs=0.6)
+
+
+async def test_a_retry_is_not_held_by_a_read_that_began_before_its_backoff(
+    client: Redis, keys: RunKeys
+) -> None:
+    """The same message with a second slot, free: the outbox is empty, so the station
+    reads for it, blocking 3 s (nothing backs off yet). The attempt fails during that
+    read, and its backoff ends during it too: the retry starts from its own timer, on
+    time, and no attempt ends late (it used to wait for the read, start at the read's
+    end backdated by at most 1 s, and end late by as much: the lag warnings at the end
+    of every run with backoff)."""
+    await produce_now(client, keys.run, 1, time_scale=20.0)
+    profile = {
+        "mean_time": 5.0,
+        "shape": 10_000,
+        "failure_rate": 1.0,
+        "max_attempts": 3,
+        "concurrency": 2,
+        "retry_backoff": {"initial": 7, "factor": 1},
+    }
+    [(_, gateway)] = fleet(keys.run, profile)
+    settings = sender_settings(keys.run, name="gw", block=3.0)
+    await asyncio.wait_for(serve(client, settings, asyncio.Event(), gateway), 15)
+    assert await client.hget(keys.meta, k.META_ABANDONED) == "1"
+    created = float(await client.hget(keys.meta, k.META_CREATED) or 0)
+    results: Any = await client.xrange(keys.results)
+    ends = [(float(f["ts"]) - created) * 20 for _, f in results]
+    assert ends == pytest.approx([5, 17, 29], abs=0.6)
+    assert max(float(f["late"]) for _, f in results) < 0.4  # simulated s: 20 ms real
+
+
+OUTAGE_PROFILES: dict[str, tuple[dict[str, Any], list[float] | None]] = {
+    "window": ({"outages": [{"at": 0, "for": 10}]}, None),
+    # the first random outage from 0 to 10 s (expovariate: -log(1 - u) x mean), then up
+    "random": ({"mtbf": 1000, "mttr": 20}, [0.0, 1 - math.exp(-0.5)]),
+}
+
+
+@pytest.mark.parametrize("kind", list(OUTAGE_PROFILES))
+async def test_a_sender_stuck_in_an_outage_says_outage_until_it_is_out(
+    fake: Redis, keys: RunKeys, kind: str
+) -> None:
+    """Down from 0 to 10 s simulated (a window, or a random outage), attempts time out
+    after 30 s, at x10: its one slot waits out the first attempt's timeout until 30 s.
+    Every heartbeat until then says outage: while the gateway is down, and after, while
+    all it holds is an attempt begun in the outage (it said live from 10 s on: a sender
+    stuck in an outage showed live for 20 s, 28 s with the default timeout)."""
+    await produce_now(fake, keys.run, 3, time_scale=10.0)
+    profile, script = OUTAGE_PROFILES[kind]
+    [(settings, gateway)] = fleet(keys.run, {"mean_time": 0, "timeout": 30, **profile})
+    rng = ScriptedRandom(script) if script else None
+    created = float(await fake.hget(keys.meta, k.META_CREATED) or 0)
+    task = asyncio.create_task(serve(fake, settings, asyncio.Event(), gateway, rng))
+    beats: dict[float, str] = {}
+    while not task.done():
+        await asyncio.sleep(0.05)
+        if raw := await fake.hget(keys.senders, "gw-1"):
+            beat = Heartbeat.parse("gw-1", raw)
+            beats[(beat.heartbeat - created) * 10] = beat.status
+    assert (await task) is not None
+    stuck = {round(t): status for t, status in beats.items() if 0.5 < t < 29}
+    assert len([t for t in stuck if t > 11]) >= 1, beats  # a beat after the outage ended
+    assert set(stuck.values()) == {OUTAGE}, beats
 
 
 async def test_a_large_idle_fleet_fills_its_slots_without_sorting_each(

@@ -34,6 +34,8 @@ class SenderRow:
     failure_ratio: float | None  # observed, None before its first attempt
     share: float  # of all messages sent, 0..1
     attempt_time: Percentiles | None  # observed, None before its first attempt
+    avg_lateness: float | None  # simulated s its attempts ended after due, None before one
+    lateness: Percentiles | None  # the same, None before its first attempt (or not all seen)
     rate: float | None  # predicted msg/s (simulated) from its profile (inf: no delay)
     up: Interval | None  # when it was up (epoch seconds), None without a heartbeat
     yields: Yields | None  # what its profile predicts it does (None: unknown profile)
@@ -85,6 +87,8 @@ def _row(name: str, snap: Snapshot) -> SenderRow:
         failure_ratio=seen.failure_ratio if seen.attempts else None,
         share=seen.sent / total_sent if total_sent else 0.0,
         attempt_time=Percentiles.of(seen.durations) if seen.attempts else None,
+        avg_lateness=seen.avg_late if seen.attempts else None,
+        lateness=lateness(seen),
         rate=None if model is None else model.rate,
         up=None if info is None else up_interval(info, snap.now, snap.created),
         yields=model,
@@ -92,3 +96,12 @@ def _row(name: str, snap: Snapshot) -> SenderRow:
         attempt_times=durations,
         series=seen.series,
     )
+
+
+def lateness(seen: SenderStats) -> Percentiles | None:
+    """How late its attempts ended (p50/p95/p99, simulated seconds); None before its first
+    attempt, or when some were counted by a monitor that kept no lateness (an older
+    checkpoint)."""
+    if not seen.attempts or seen.lateness.count < seen.attempts:
+        return None
+    return Percentiles.of(seen.lateness)

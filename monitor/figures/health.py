@@ -7,7 +7,9 @@ A sender rewrites its heartbeat (JSON in the run's senders hash) every second.
   result within the last ``RECENT_WORK`` seconds.
 - idle: up, but nothing in flight and nothing sent lately (or the heartbeat is late).
 - outage: up, heartbeat at most ``FRESH`` seconds old, and its gateway is down (a
-  scheduled outage window or a random outage, as its heartbeat says).
+  scheduled outage window or a random outage), or all it holds waits out the timeouts of
+  attempts begun in one, as its heartbeat says: never live meanwhile, work in flight or
+  results just written notwithstanding.
 - gone: status "stopped", or no heartbeat for more than ``GONE_AFTER`` seconds.
 - done: the run is complete and the sender was still up at its end (within ``FRESH``).
 """
@@ -20,6 +22,9 @@ from common.heartbeat import STOPPED, Heartbeat
 FRESH = 3.0  # seconds: a heartbeat this recent counts as fresh (3 missed beats)
 GONE_AFTER = 5.0  # seconds: no heartbeat for longer than this means the sender is gone
 RECENT_WORK = 3.0  # seconds: a result this recent counts as "sending"
+# real seconds: a sender whose attempts end this late after they were due has fallen
+# behind its schedule (a freed slot catches up at most 1 s: past that the schedule slips)
+BEHIND = 0.25
 
 LIVE = "live"
 IDLE = "idle"

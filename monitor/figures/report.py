@@ -19,12 +19,13 @@ from dataclasses import dataclass
 from common.histogram import LogHistogram
 from monitor.figures.clock import Clock
 from monitor.figures.fleet import SenderRow, fleet
-from monitor.figures.health import STATUSES
+from monitor.figures.health import BEHIND, STATUSES
 from monitor.figures.prediction import delivered_curve, steps
 from monitor.figures.rates import rates
 from monitor.figures.snapshot import Snapshot
 from monitor.tally.quantiles import QUANTILES, Percentiles
 from monitor.tally.series import Series
+from monitor.tally.stats import Stats
 
 RUNNING = "running"
 COMPLETE = "complete"
@@ -69,6 +70,8 @@ class Report:
     delivery_time: Percentiles | None  # from the run's start; None: results not all seen
     queue_wait: Percentiles | None  # enqueue to delivered; None before the first delivery
     attempt_time: Percentiles | None  # None before the first attempt
+    avg_lateness: float | None  # simulated s an attempt ended after it was due, on average
+    lateness: Percentiles | None  # the same, None before the first attempt (or not all seen)
     duplicates: int
     abandoned: int
     undeliverable: int  # messages to undeliverable numbers, settled apart
@@ -86,6 +89,15 @@ class Report:
     @property
     def complete(self) -> bool:
         return self.state == COMPLETE
+
+    @property
+    def distorted(self) -> bool:
+        """Lateness distorted the run: 1 % of its attempts ended ``BEHIND`` real seconds
+        or more after they were due. The simulator fell behind its schedules (what the
+        monitor warns of as it happens, ``monitor/follow/stall.py``): past that they slip,
+        so the run is slower than its fleet would be, and the times it recorded run late.
+        Less is absorbed: each attempt starts when the one before was due to end."""
+        return self.lateness is not None and self.lateness.p99 / self.scale >= BEHIND
 
     @property
     def compressed(self) -> bool:
@@ -130,6 +142,8 @@ def build(snap: Snapshot, final: bool = False) -> Report:
         delivery_time=_delivery_time(snap, clock),
         queue_wait=Percentiles.of(s.latency).times(clock.scale) if s.latency.count else None,
         attempt_time=Percentiles.of(attempts) if attempts.count else None,
+        avg_lateness=_avg_lateness(s),
+        lateness=_lateness(s),
         duplicates=s.duplicates,
         abandoned=snap.state.abandoned,
         undeliverable=snap.state.undeliverable,
@@ -173,6 +187,22 @@ def _delivery_time(snap: Snapshot, clock: Clock) -> Percentiles | None:
     if not snap.created or not snap.stats.sent or series.total < snap.stats.sent:
         return None
     return Percentiles(*(clock.span(series.time_to(q / 100, snap.created)) for q in QUANTILES))
+
+
+def _avg_lateness(stats: Stats) -> float | None:
+    attempts = stats.attempts
+    return sum(s.late_total for s in stats.senders.values()) / attempts if attempts else None
+
+
+def _lateness(stats: Stats) -> Percentiles | None:
+    """How late the fleet's attempts ended (simulated seconds); None before the first
+    attempt, or when some were counted by a monitor that kept no lateness."""
+    merged = LogHistogram()
+    for seen in stats.senders.values():
+        merged.merge(seen.lateness)
+    if not stats.attempts or merged.count < stats.attempts:
+        return None
+    return Percentiles.of(merged)
 
 
 def _all_attempts(rows: tuple[SenderRow, ...]) -> LogHistogram:

@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from common.heartbeat import OUTAGE, Heartbeat, working
-from monitor.figures.health import GONE_AFTER
+from monitor.figures.health import BEHIND, GONE_AFTER
 
 logger = logging.getLogger(__name__)
 
@@ -77,19 +77,20 @@ class StallWatch:
             self._said = reason
 
 
-BEHIND = 0.25  # real seconds: a sender this far behind its schedule cannot keep up for long
-
-
 class LagWatch:
     """Says when senders run behind their schedule, once per sender.
 
-    A slot's schedule absorbs its process's lateness (see sender/schedule.py: the next
-    attempt starts when the last was due to end; a freed slot catches up at most one
-    second), so recorded times may run a little late without the run being any slower.
-    Past ``behind`` real seconds of lateness the schedules are about to slip: from there
-    on the run is slower than the fleet would be. In a compressed run (time scale above 1)
-    that means the run is compressed past what this machine simulates faithfully (lower
-    time_scale); at real time, that the process cannot keep up (spread the senders)."""
+    A heartbeat's ``late`` is how long after they were due its attempts ended, on average
+    over the last second: the time its timers fired after the end the simulation had set
+    (a busy process, a starved event loop). Time a message spends waiting for a slot, a
+    token or its backoff is the simulation's, not lateness (see sender/schedule.py). A
+    slot's schedule absorbs a little lateness (the next attempt starts when the last was
+    due to end; a freed slot catches up at most one second), so recorded times may run a
+    little late without the run being any slower. Past ``behind`` real seconds the
+    schedules are about to slip: from there on the run is slower than the fleet would be.
+    In a compressed run (time scale above 1) that means the run is compressed past what
+    this machine simulates faithfully (lower time_scale); at real time, that the process
+    cannot keep up (spread the senders)."""
 
     def __init__(self, behind: float = BEHIND) -> None:
         self.behind = behind
@@ -103,24 +104,33 @@ class LagWatch:
             return
         self._said.update(b.name for b in behind)
         worst = max(behind, key=lambda b: b.late)
+        late = f"{_who(behind, worst)} runs {worst.late * 1000:.0f} ms behind its schedule"
+        what = "its attempts end that long after they were due (the mean of its last second)"
         if scale > 1:
             logger.warning(
-                "%s runs %.0f ms (%.3g s simulated) behind its schedule: the run is compressed "
-                "(time scale %g) past what this machine simulates faithfully, so it is "
-                "slower than that fleet would be; lower time_scale",
-                _who(behind, worst),
-                worst.late * 1000,
-                worst.late * scale,
+                "%s (%s simulated): %s, because its process cannot keep up: the run is "
+                "compressed (time scale %g) past what this machine simulates faithfully, so "
+                "it is slower than that fleet would be and its recorded times run late; "
+                "lower time_scale, or spread the senders over more processes (--workers)",
+                late,
+                _seconds(worst.late * scale),
+                what,
                 scale,
             )
         else:
             logger.warning(
-                "%s runs %.0f ms behind its schedule: its process cannot keep up with the "
-                "gateways it simulates, so the run is slower than that fleet would be "
-                "(spread the senders over more processes, or a faster machine)",
-                _who(behind, worst),
-                worst.late * 1000,
+                "%s: %s, because its process cannot keep up with the gateways it "
+                "simulates, so the run is slower than that fleet would be; spread the "
+                "senders over more processes (--workers, more sms-sender) or use a faster "
+                "machine",
+                late,
+                what,
             )
+
+
+def _seconds(value: float) -> str:
+    """``5.93 s``, ``0.593 s``."""
+    return f"{value:.3g} s"
 
 
 def _who(senders: list[Heartbeat], worst: Heartbeat) -> str:

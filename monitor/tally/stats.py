@@ -7,6 +7,8 @@
   divided by sent (sender time per delivered message, retries included).
 - series: the deliveries over time, by when each was recorded (``monitor/tally/series.py``);
   each sender keeps a coarser one of its own.
+- lateness: how long after it was due each attempt ended (simulated seconds, as the
+  senders record it): the simulator's own delay, summed and, per sender, a histogram.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ class SenderStats:
     last_ts: float = 0.0  # when this sender's latest result was written
     late_total: float = 0.0  # seconds its attempts ended after they were due, summed
     series: Series = field(default_factory=lambda: Series(limit=SENDER_BUCKETS))
+    # how late each attempt ended (below 0, on time: none); fewer than ``attempts``
+    # counted when the checkpoint it resumed from predates it
+    lateness: LogHistogram = field(default_factory=LogHistogram)
 
     @property
     def attempts(self) -> int:
@@ -46,6 +51,7 @@ class SenderStats:
         self.last_ts = max(self.last_ts, other.last_ts)
         self.late_total += other.late_total
         self.series.merge(other.series)
+        self.lateness.merge(other.lateness)
 
     @property
     def avg_late(self) -> float:
@@ -69,6 +75,7 @@ class SenderStats:
             "ts": self.last_ts,
             "late": self.late_total,
             "series": self.series.to_dict(),
+            "lateness": self.lateness.to_dict(),
         }
 
     @classmethod
@@ -81,6 +88,7 @@ class SenderStats:
             float(data.get("ts", 0.0)),
             float(data.get("late", 0.0)),
             Series.from_dict(data["series"]) if "series" in data else Series(limit=SENDER_BUCKETS),
+            LogHistogram.from_dict(data["lateness"]) if "lateness" in data else LogHistogram(),
         )
 
 
@@ -94,6 +102,7 @@ class _Batch:
     duplicates: int = 0
     ts: list[float] = field(default_factory=list)  # when each attempt was recorded
     late: float = 0.0  # the attempts' lateness, summed
+    lates: list[float] = field(default_factory=list)  # each attempt's lateness
     delivered: list[float] = field(default_factory=list)  # when each delivery was recorded
 
     @property
@@ -149,7 +158,9 @@ def _slice(
             if batch is None:
                 batch = batches[f[_SENDER]] = _Batch()
             batch.durations.append(float(f[_DURATION]))
-            batch.late += float(f[_LATE])
+            late = float(f[_LATE])
+            batch.late += late
+            batch.lates.append(late)
             ts_value = float(f[_TS])
             batch.ts.append(ts_value)
             extra = f[_EXTRA_NAME] if len(f) > _EXTRA_NAME else None
@@ -211,7 +222,9 @@ class Stats:
 
     def apply(self, result: Result) -> None:
         self.count(result.sender, result.duration, result.ts, result.ok, result.dup, result.latency)
-        self._sender(result.sender).late_total += result.late
+        stats = self._sender(result.sender)
+        stats.late_total += result.late
+        stats.lateness.add(result.late)
 
     def apply_entries(self, entries: list[tuple[Any, Any]]) -> None:
         """Count results-stream entries: the monitor's hot path, so no object per entry
@@ -253,6 +266,7 @@ class Stats:
         stats.failed += batch.failed
         stats.duplicates += batch.duplicates
         stats.late_total += batch.late
+        stats.lateness.add_many(batch.lates)
         if batch.delivered:
             stats.series.add_many(batch.delivered)
         last_ts = batch.last

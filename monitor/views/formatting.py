@@ -186,3 +186,27 @@ def brief_of(kind: Kind, value: float | str) -> str:
     if kind in (Kind.SECONDS, Kind.PERCENTILES):  # a percentile: one of its values
         return brief(value)
     return ratio(value) if kind is Kind.RATIO else str(value)
+
+
+def distortion(rep: Report) -> str | None:
+    """What a summary says of a run its lateness distorted (``Report.distorted``); None
+    when it did not."""
+    if not rep.distorted or rep.lateness is None:
+        return None
+    p99, scale = rep.lateness.p99, rep.scale
+    late = _time(p99) if scale == 1 else f"{_time(p99 / scale)} ({_time(p99)} simulated)"
+    advice = (
+        f"lower time_scale (x{scale:g}) or spread the senders over more processes"
+        if rep.compressed
+        else "spread the senders over more processes (--workers) or use a faster machine"
+    )
+    return (
+        f"lateness distorted this run: 1 % of its attempts ended {late} or more after they"
+        " were due: the simulator fell behind its schedules, so the run is slower than its"
+        f" fleet would be and the times it recorded run late; {advice}"
+    )
+
+
+def _time(value: float) -> str:
+    """``52.1 ms``, ``1.234 s``, ``2m56s``."""
+    return secs(value) if value < 60 else duration(value)

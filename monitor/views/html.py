@@ -30,6 +30,7 @@ th, td { padding: 0.2em 0.8em; border-bottom: 1px solid #ddd; text-align: right;
 th:first-child, td:first-child { text-align: left; }
 svg text { font-size: 11px; fill: #333; }
 .note { color: #666; font-size: 0.9em; }
+.warn { color: #b00; font-weight: bold; }
 .key { display: inline-block; width: 1.5em; height: 0.25em; vertical-align: middle; }
 """
 FLEET_COLOR, PREDICTED_COLOR = "#1f77b4", "#d62728"
@@ -48,6 +49,7 @@ def report_html(rep: Report) -> str:
         f"<h1>SMS alert run {escape(rep.run)}: {STATES[rep.state]}</h1>",
         f'<p class="note">Redis {escape(rep.url or "?")}; report generated {generated}.</p>',
         "<h2>Summary</h2>",
+        _distortion(rep),
         _summary_table(rep),
         _percentiles_table(rep),
         "<h2>Delivered over time</h2>",
@@ -69,6 +71,11 @@ def _table(header: list[str] | None, rows: list[list[str]]) -> str:
     head = "<tr>" + "".join(f"<th>{escape(h)}</th>" for h in header) + "</tr>" if header else ""
     lines = ["<tr>" + "".join(f"<td>{escape(c)}</td>" for c in r) + "</tr>" for r in rows]
     return f"<table>{head}{''.join(lines)}</table>"
+
+
+def _distortion(rep: Report) -> str:
+    distorted = fig.distortion(rep)
+    return f'<p class="warn">{escape(distorted)}</p>' if distorted else ""
 
 
 def _summary_table(rep: Report) -> str:

@@ -1,11 +1,11 @@
 """The JSON summary of DESIGN.md (``--json``): the final report as one object.
 
 Its fields are a contract (new fields may be added, none removed): every figure of the
-catalogue under its JSON name, the run's name and time scale, the real elapsed time, and
-one object per sender. Times in seconds, rates in messages per second, both in the run's
-simulated time (``time_scale`` simulated seconds per real second; ``elapsed_real`` is the
-wall time); ratios as fractions (0..1); an unknown figure or an unbounded prediction is
-null.
+catalogue under its JSON name, the run's name and time scale, the real elapsed time,
+whether lateness distorted the run (``lateness_distorted``), and one object per sender.
+Times in seconds, rates in messages per second, both in the run's simulated time
+(``time_scale`` simulated seconds per real second; ``elapsed_real`` is the wall time);
+ratios as fractions (0..1); an unknown figure or an unbounded prediction is null.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ def summary(rep: Report) -> dict[str, Any]:
     for figure in FIGURES:
         found[figure.json] = json_value(figure.kind, getattr(rep, figure.key))
     found["elapsed_real"] = round(rep.elapsed_real, 3)
+    found["lateness_distorted"] = rep.distorted
     found["senders"] = [sender(row) for row in rep.senders]
     return found
 

@@ -286,7 +286,10 @@ def summary_table(rep: Report, width: int = WIDE) -> RenderableType:
             continue
         table.add_row(figure.label.of(rep.compressed), escape(_text(rep, figure)))
     senders = _senders(rep.senders, width)
-    return Group(table, "", _percentiles(rep, short=False), "", senders, *_errors(rep.senders))
+    parts: list[RenderableType] = [table, "", _percentiles(rep, short=False), "", senders]
+    if distorted := fig.distortion(rep):
+        parts = [Text(distorted, style="bold red"), "", *parts]
+    return Group(*parts, *_errors(rep.senders))
 
 
 class LiveView:

@@ -74,6 +74,8 @@ def final_text(rep: Report) -> str:
     width = max(len(label) for label, _ in rows) + 2
     state = "complete" if rep.complete else "stopped"
     text = [f"run {rep.run!r} {state} in {fig.span(rep.elapsed, rep.scale, mark=True)}"]
+    if distorted := fig.distortion(rep):
+        text.append(f"  ! {distorted}")
     text += [f"  {label:<{width}}{value}" for label, value in rows]
     text += [f"  {sender_line(row)}" for row in rep.senders]
     return "\n".join(text)

@@ -8,7 +8,16 @@ import pytest
 
 from common.heartbeat import Heartbeat
 from monitor.figures.fleet import fleet
-from monitor.figures.health import FRESH, GONE, GONE_AFTER, IDLE, LIVE, RECENT_WORK, sender_status
+from monitor.figures.health import (
+    FRESH,
+    GONE,
+    GONE_AFTER,
+    IDLE,
+    LIVE,
+    OUTAGE,
+    RECENT_WORK,
+    sender_status,
+)
 from tests.monitor.support import (
     NOW,
     info,
@@ -27,6 +36,10 @@ from tests.monitor.support import (
         (GONE_AFTER, "live", 1, 0.5, IDLE),  # at the limit
         (GONE_AFTER + 0.1, "live", 1, 0.5, GONE),  # heartbeat stopped
         (0.1, "stopped", 0, 0.5, GONE),  # left cleanly
+        # in an outage: its slots wait out timeouts, it sent just now: still an outage
+        (0.5, "outage", 4, 0.5, OUTAGE),
+        (FRESH, "outage", 4, 0.5, OUTAGE),
+        (FRESH + 0.5, "outage", 4, 0.5, IDLE),  # heartbeat late: up, not known to be down
     ],
 )
 def test_sender_status_from_heartbeat_and_last_result(

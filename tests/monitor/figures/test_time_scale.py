@@ -21,14 +21,17 @@ from redis.asyncio import Redis
 from common import keys as k
 from common.heartbeat import Heartbeat
 from common.keys import RunKeys
+from common.results import Result
 from common.run import RunState
 from common.settings import MonitorSettings
+from launcher.runs_text import show_text
 from monitor.figures.prediction import Member, Yields, completion, segments
 from monitor.figures.report import build
 from monitor.figures.snapshot import Snapshot
 from monitor.follow.stall import LagWatch, why_stalled
 from monitor.monitor import Monitor
 from monitor.tally.stats import Stats
+from monitor.views.history import StoredRun
 from monitor.views.html import report_html
 from monitor.views.json_summary import summary
 from monitor.views.live import render, summary_table
@@ -280,6 +283,64 @@ def test_the_completion_chart_sets_the_prediction_beside_the_deliveries() -> Non
     assert delivered == pytest.approx(HAND_TOTAL * 0.75)  # every deliverable message
 
 
+# -- lateness: the simulator's own delay, in the summary ----------------------------------
+
+
+def late_snapshot(late: float, scale: float = SCALE) -> Snapshot:
+    """gw-a (mean 2 s) and gw-b (mean 0.5 s): 100 attempts each, 1 in 50 of them ending
+    ``late`` simulated seconds after it was due, the rest 1 ms."""
+    stats = Stats()
+    for sender in ("gw-a", "gw-b"):
+        for i in range(100):
+            ended = late if i % 50 == 0 else 0.001
+            stats.apply(Result(i, sender, 1, True, 0.5, CREATED + i / 10, 0.5, late=ended))
+    beats = {
+        "gw-a": info("gw-a", mean_time=2.0, started=CREATED),
+        "gw-b": info("gw-b", mean_time=0.5, started=CREATED),
+    }
+    state = RunState(200, 200, True, 200, 0, time_scale=scale, created=CREATED)
+    return Snapshot("late", state, stats, beats, CREATED, NOW)
+
+
+def test_lateness_is_reported_per_sender_and_for_the_fleet() -> None:
+    rep = build(late_snapshot(late=0.4), final=True)
+    assert rep.avg_lateness == pytest.approx(0.001 * 0.98 + 0.4 * 0.02)
+    assert rep.lateness is not None and rep.lateness.p99 == pytest.approx(0.4, rel=0.02)
+    assert rep.lateness.p50 == pytest.approx(0.001, rel=0.02)
+    data = summary(rep)
+    assert data["avg_lateness"] == pytest.approx(rep.avg_lateness)
+    assert data["lateness"]["p99"] == pytest.approx(0.4, rel=0.02)
+    assert [s["lateness"]["p99"] for s in data["senders"]] == pytest.approx([0.4, 0.4], rel=0.02)
+    text = final_text(rep)
+    assert re.search(r"avg lateness \(simulated, attempt ended after due\)\s+0\.0090 s", text)
+    assert "lateness (simulated, attempt ended after due)" in text
+    assert "gw-b: status=" in text and " avg_late=0.0090s late_p50/p95/p99=" in text
+
+
+def test_a_run_its_lateness_distorted_says_so_in_its_summary() -> None:
+    """1 % of the attempts ended 8 s simulated late, 0.4 s real at x20: past the quarter
+    second after which a slot's schedule slips (what the lag warning says as it happens)."""
+    rep = build(late_snapshot(late=8.0), final=True)
+    assert rep.distorted
+    said = (
+        r"lateness distorted this run: 1 % of its attempts ended (39|40)\d\.\d ms "
+        r"\([78]\.\d\d\d s simulated\) or more after they were due"
+    )
+    assert re.search(said, final_text(rep))
+    assert "lower time_scale (x20)" in final_text(rep)
+    assert re.search(said, " ".join(recorded(summary_table(rep), width=400).split()))
+    assert re.search(f'<p class="warn">{said}', report_html(rep))
+    assert summary(rep)["lateness_distorted"] is True
+    stored = StoredRun("late", summary(rep), CREATED, NOW)
+    assert "! lateness distorted this run: 1 % of its attempts ended 7." in show_text(stored)
+    # 1 s simulated late, 50 ms real: absorbed by the schedules; not said
+    fine = build(late_snapshot(late=1.0), final=True)
+    assert not fine.distorted and summary(fine)["lateness_distorted"] is False
+    assert "distorted" not in final_text(fine) + report_html(fine)
+    assert "distorted" not in recorded(summary_table(fine), width=400)
+    assert "distorted" not in show_text(StoredRun("late", summary(fine), CREATED, NOW))
+
+
 # -- senders in an outage ---------------------------------------------------------------
 
 
@@ -395,6 +456,9 @@ def test_a_run_compressed_too_far_is_said_once_per_sender(
     assert len(said) == 1
     assert "gw-slow" in said[0] and "lower time_scale" in said[0]
     assert "compressed (time scale 20) past what this machine simulates faithfully" in said[0]
+    # what the lateness is: how far behind, in real and simulated seconds
+    assert "runs 300 ms behind its schedule (6 s simulated): its attempts end" in said[0]
+    assert "after they were due" in said[0]
 
 
 def test_lateness_within_the_mean_or_at_scale_one_is_no_distortion(

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
+from common.results import Result
+from monitor.figures.report import build
 from monitor.tally.stats import Stats
 from tests.monitor.support import (
     NOW,
+    sample_snapshot,
 )
 
 
@@ -96,3 +101,46 @@ def test_entries_no_sender_wrote_are_ignored_not_fatal(junk: list[str]) -> None:
         assert _summary(mixed) == _summary(clean)
     else:  # an odd but valid name is counted, under its own name
         assert mixed.sent == clean.sent + 1
+
+
+def _late_entries(lates: list[float]) -> list[tuple[str, list[str]]]:
+    """Results in the senders' layout, attempt i of gw-a ending lates[i] s late."""
+    return [
+        (f"{i}-0", Result(i, "gw-a", 1, True, 0.1, NOW - 10 + i / 100, 1.0, late=late).fields())
+        for i, late in enumerate(lates)
+    ]
+
+
+def test_lateness_is_counted_merged_and_checkpointed() -> None:
+    """Each attempt's lateness (simulated s) goes into its sender's histogram, on the
+    fast path and entry by entry alike; partitions merge it; the checkpoint keeps it."""
+    lates = [0.001] * 98 + [0.5, 0.6]
+    fast = Stats()
+    fast.apply_entries(_late_entries(lates))
+    one_by_one = Stats()
+    for i, late in enumerate(lates):
+        one_by_one.apply(Result(i, "gw-a", 1, True, 0.1, NOW, 1.0, late=late))
+    for stats in (fast, one_by_one):
+        seen = stats.senders["gw-a"]
+        assert seen.lateness.count == 100 and seen.avg_late == pytest.approx(sum(lates) / 100)
+        assert seen.lateness.quantile(0.5) == pytest.approx(0.001, rel=0.02)
+        assert seen.lateness.quantile(0.99) == pytest.approx(0.5, rel=0.02)
+    merged = Stats.merged([fast, one_by_one])
+    assert merged.senders["gw-a"].lateness.count == 200
+    resumed = Stats.from_dict(json.loads(json.dumps(fast.to_dict())))
+    assert resumed.senders["gw-a"].lateness.to_dict() == fast.senders["gw-a"].lateness.to_dict()
+
+
+def test_a_checkpoint_without_lateness_is_read_and_its_lateness_unknown() -> None:
+    """A checkpoint saved before lateness had a histogram: read as before, its mean kept,
+    its percentiles unknown (they would cover only the attempts counted since)."""
+    stats = Stats()
+    stats.apply_entries(_late_entries([0.002] * 10))
+    old = stats.to_dict()
+    del old["senders"]["gw-a"]["lateness"]
+    resumed = Stats.from_dict(old)
+    resumed.apply_entries(_late_entries([0.002] * 5))
+    rep = build(sample_snapshot(stats=resumed, senders={}))
+    assert rep.avg_lateness == pytest.approx(0.002)
+    assert rep.lateness is None and rep.senders[0].lateness is None
+    assert rep.senders[0].avg_lateness == pytest.approx(0.002)
