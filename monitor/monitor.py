@@ -13,6 +13,7 @@ from common.keys import RunKeys
 from common.run import RunState, require_state, wait_for_run
 from common.settings import MonitorSettings
 from common.target import RedisTarget
+from monitor.figures.forecaster import Forecaster
 from monitor.figures.report import Report, build
 from monitor.figures.snapshot import Snapshot
 from monitor.follow.partitions import Readers
@@ -48,6 +49,7 @@ class Monitor:
         self.created = 0.0
         self.stall = StallWatch(after=max(2 * settings.report_period, STALL_AFTER))
         self.lag = LagWatch()
+        self.forecaster = Forecaster()
 
     @property
     def stats(self) -> Stats:
@@ -63,6 +65,7 @@ class Monitor:
             return await self._watch(stop)
         finally:
             await self.reader.close()
+            self.forecaster.close()
             close_view(self.view)
 
     async def _watch(self, stop: asyncio.Event) -> Report | None:
@@ -72,10 +75,13 @@ class Monitor:
         self.reader.attach(state)
         await self.reader.load_checkpoint()
         self.created = float(await self.client.hget(self.keys.run_meta, k.META_CREATED) or 0)
-        self.view.update(build(await self.snapshot(state)))
+        self.view.update(build(await self.snapshot(state), forecaster=self.forecaster))
         state = await self._follow(state, stop)
         state = await self._drain(state)
-        rep = build(await self.snapshot(state), final=True)
+        snap = await self.snapshot(state)
+        build(snap, final=True, forecaster=self.forecaster)  # forecasts the final fleet
+        await self.forecaster.wait()
+        rep = build(snap, final=True, forecaster=self.forecaster)
         await self.reader.save_checkpoint()
         self.view.finish(rep)
         self._write_report(rep)
@@ -111,7 +117,7 @@ class Monitor:
                 await asyncio.sleep(min(FOLLOW_LINGER, max(next_report - loop.time(), 0)))
             if loop.time() >= next_report:
                 snap = await self.snapshot(state)
-                self.view.update(build(snap))
+                self.view.update(build(snap, forecaster=self.forecaster))
                 await self.stall.check(self.client, self.stats.attempts, snap.senders)
                 self.lag.check(snap.senders, state.time_scale)
                 await self.reader.save_checkpoint()

@@ -43,6 +43,7 @@ SKIP: list[tuple[str, str]] = [
     (r"redis\+cluster://", "needs a Redis Cluster (test_cluster.py)"),
     (r"\bsms-(sender|monitor)\b(?!.*--help)", "serves a run until it completes"),
     (r"\bsms-sim run\b(?!.*--(count|help))", "a whole run: 35 s for the example, minutes more"),
+    (r"\bsms-sim plan\b", "minutes of virtual runs (tests/test_plan.py plans fleets)"),
 ]
 # Variables of the machine that would change what a command does.
 ROLE_VARIABLES = re.compile(r"^(REDIS_[A-Z_]+|(SMS|PRODUCER|SENDER|MONITOR)_[A-Z_]+)$")

@@ -185,3 +185,12 @@ def test_a_sender_that_leaves_takes_nothing_more_and_hands_its_backoffs_over() -
     # 1) takes it and delivers it at 3
     assert (done.sent, done.abandoned, done.by_sender) == (2, 0, (2, 0))
     assert done.completion == pytest.approx(3.0, rel=TOL)
+
+
+def test_a_band_from_few_runs_is_a_student_t_prediction_interval() -> None:
+    """Four runs of 1, 2, 3, 4 s: mean 2.5, s 1.29; the 95th percentile of a fifth run
+    is 2.5 + t(0.95, 3 dof) 2.353 x 1.29 x sqrt(1 + 1/4) = 5.90."""
+    band = Band.of([1.0, 2.0, 3.0, 4.0], 5, 95)
+    assert band is not None
+    assert band.high == pytest.approx(5.896, rel=2e-3)
+    assert band.low == pytest.approx(2.5 - 3.396, abs=0.02)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 from common.heartbeat import Heartbeat
 from common.histogram import LogHistogram
@@ -42,6 +43,7 @@ class SenderRow:
     windows: tuple[Interval, ...]  # its scheduled outages, simulated seconds
     attempt_times: LogHistogram = field(compare=False, repr=False)  # (real seconds)
     series: Series = field(compare=False, repr=False)  # its deliveries over time
+    profile: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # its YAML
 
 
 def natural_key(name: str) -> tuple[tuple[int | str, ...], str]:
@@ -95,6 +97,7 @@ def _row(name: str, snap: Snapshot) -> SenderRow:
         windows=windows(profile.profile),
         attempt_times=durations,
         series=seen.series,
+        profile=profile.profile,
     )
 
 

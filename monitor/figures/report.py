@@ -14,14 +14,15 @@ time scale of 1, the default, simulated and real time are one. A figure not know
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from common.histogram import LogHistogram
 from monitor.figures.clock import Clock
 from monitor.figures.fleet import SenderRow, fleet
+from monitor.figures.forecaster import Forecaster, Predicted, fleet_of, predicted
 from monitor.figures.health import BEHIND, STATUSES
 from monitor.figures.prediction import delivered_curve, steps
-from monitor.figures.rates import rates
+from monitor.figures.rates import Rates, rates
 from monitor.figures.snapshot import Snapshot
 from monitor.tally.quantiles import QUANTILES, Percentiles
 from monitor.tally.series import Series
@@ -62,6 +63,9 @@ class Report:
     eta: float | None  # seconds left at the measured rate
     predicted_finish: float | None  # seconds left as the senders up now predict
     predicted_completion: float | None  # seconds from the start the fleet predicts; None: never
+    predicted_low: float | None  # the band of the virtual runs' completions (None: no band)
+    predicted_high: float | None
+    in_band: str | None  # complete: "yes" when its completion is within the band, else "no"
     failed: int  # failed attempts
     attempts: int
     failure_ratio: float | None  # failed / attempts, None before the first attempt
@@ -105,14 +109,19 @@ class Report:
         return self.scale != 1.0
 
 
-def build(snap: Snapshot, final: bool = False) -> Report:
-    """The report of ``snap``; ``final``: the run's last (a run not complete then stopped)."""
+def build(snap: Snapshot, final: bool = False, forecaster: Forecaster | None = None) -> Report:
+    """The report of ``snap``; ``final``: the run's last (a run not complete then stopped).
+    The predictions come from ``forecaster``'s virtual runs of the fleet (the fluid
+    estimate of ``monitor/figures/rates.py`` without one, or while it is under way)."""
     s = snap.stats
     clock = snap.clock
     rows = tuple(fleet(snap))
     r = rates(snap, rows, clock)
-    status = Counter(row.status for row in rows)
     elapsed = clock.span(snap.elapsed)
+    p = _predicted(snap, rows, r, forecaster, final)
+    if p.by_sender:
+        rows = tuple(replace(row, rate=p.by_sender.get(row.name, row.rate)) for row in rows)
+    status = Counter(row.status for row in rows)
     attempts = _all_attempts(rows)
     return Report(
         run=snap.run,
@@ -129,11 +138,14 @@ def build(snap: Snapshot, final: bool = False) -> Report:
         remaining=r.remaining,
         rate=r.current,
         overall_rate=r.overall,
-        predicted_rate=r.predicted,
-        predicted_now=r.predicted_now,
+        predicted_rate=p.rate,
+        predicted_now=p.now,
         eta=r.eta,
-        predicted_finish=r.predicted_finish,
-        predicted_completion=r.predicted_completion,
+        predicted_finish=p.finish,
+        predicted_completion=p.completion,
+        predicted_low=p.low,
+        predicted_high=p.high,
+        in_band=_in_band(snap.state.complete, elapsed, p),
         failed=s.failed,
         attempts=s.attempts,
         failure_ratio=s.failed / s.attempts if s.attempts else None,
@@ -152,12 +164,47 @@ def build(snap: Snapshot, final: bool = False) -> Report:
         statuses={name: status[name] for name in STATUSES},
         queue_wait_times=s.latency,
         throughput=_throughput(s.series, clock, snap.end),
-        predicted=tuple(steps(r.segments, 0.0, elapsed)),
+        predicted=p.steps,
         charted=s.series.total,
         delivered=_delivered(s.series, clock, elapsed),
         delivered_by=tuple((row.name, _delivered(row.series, clock, elapsed)) for row in rows),
-        expected=tuple(delivered_curve(r.segments, snap.state.total, elapsed)),
+        expected=p.expected,
     )
+
+
+def _predicted(
+    snap: Snapshot,
+    rows: tuple[SenderRow, ...],
+    r: Rates,
+    forecaster: Forecaster | None,
+    final: bool,
+) -> Predicted:
+    """The forecast's predictions when there is one, else the fluid estimate's."""
+    elapsed = snap.clock.span(snap.elapsed)
+    if forecaster is not None:
+        seen = fleet_of(rows, snap.state, snap.clock)
+        found = forecaster.update(seen, now=final)
+        if found is not None and seen is not None:
+            return predicted(found, seen, elapsed, snap.state.complete)
+    return Predicted(
+        completion=r.predicted_completion,
+        low=None,
+        high=None,
+        rate=r.predicted,
+        now=r.predicted_now,
+        finish=r.predicted_finish,
+        expected=tuple(delivered_curve(r.segments, snap.state.total, elapsed)),
+        steps=tuple(steps(r.segments, 0.0, elapsed)),
+        by_sender={},
+    )
+
+
+def _in_band(complete: bool, elapsed: float, p: Predicted) -> str | None:
+    """``yes`` when a complete run took a time within the forecast's band, ``no`` when
+    not; None while running, or with no band."""
+    if not complete or p.low is None or p.high is None:
+        return None
+    return "yes" if p.low <= elapsed <= p.high else "no"
 
 
 def _state(complete: bool, final: bool) -> str:

@@ -123,8 +123,9 @@ def _delivered(rep: Report) -> str:
     predicted = fig.left(rep.predicted_completion, rep.scale)
     note = (
         "Messages delivered since the run's start, by when each delivery was recorded: the"
-        " fleet and each gateway. Dashed: what the profiles predict (throughput caps, the"
-        " account cap, outage windows and random outages, failure rates and undeliverable"
+        " fleet and each gateway. Dashed: what the virtual runs of the fleet predict, on"
+        " average (the same gateways on a virtual clock: throughput caps, the account cap,"
+        " outage windows and random outages, failure rates, backoff and undeliverable"
         f" numbers). {figure('predicted_completion').label.of(rep.compressed)}: {predicted};"
         f" the run {'took' if rep.complete else 'has run'} {took}."
     )
