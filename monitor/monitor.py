@@ -79,8 +79,9 @@ class Monitor:
         state = await self._follow(state, stop)
         state = await self._drain(state)
         snap = await self.snapshot(state)
-        build(snap, final=True, forecaster=self.forecaster)  # forecasts the final fleet
-        await self.forecaster.wait()
+        if state.complete:  # its summary sets its completion beside the final fleet's forecast
+            build(snap, final=True, forecaster=self.forecaster)
+            await self.forecaster.wait()
         rep = build(snap, final=True, forecaster=self.forecaster)
         await self.reader.save_checkpoint()
         self.view.finish(rep)

@@ -16,9 +16,11 @@ import logging
 import math
 import os
 from collections.abc import Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing import get_context
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
 
 from pydantic import ValidationError
 
@@ -35,6 +37,7 @@ logger = logging.getLogger(__name__)
 SMALL = 20_000  # messages: a run this small is forecast in a thread of this process
 BUDGET = 2.0  # seconds a forecast spends on virtual runs past the first few
 FINAL_WAIT = 120.0  # seconds the final report waits for a forecast under way
+POLL = 0.05  # seconds between looks at a forecast under way
 ROUND = 0.1  # simulated seconds: spans this close are one fleet (no new forecast)
 
 
@@ -83,16 +86,63 @@ def _profile(row: SenderRow) -> SenderProfile | None:
         return None  # an older or foreign sender's profile: not forecast
 
 
-def _nice() -> None:
+def _in_worker(send: Connection, fleet: Fleet, effort: Effort) -> None:
+    """A worker process's job: forecast ``fleet`` at the lowest priority, send it back."""
     os.nice(19)  # the worker yields the machine to the simulation it forecasts
+    send.send(forecast(fleet.config, effort, None, fleet.spans))
 
 
-def _pool(messages: int) -> Executor:
-    """A thread for a small run (no process to start; the loop keeps its turns); a worker
-    process at the lowest priority for a large one."""
-    if messages <= SMALL:
-        return ThreadPoolExecutor(1, thread_name_prefix="forecast")
-    return ProcessPoolExecutor(1, get_context("spawn"), initializer=_nice)
+class Job:
+    """One forecast under way: in a thread for a small run (no process to start; the
+    event loop keeps its turns), in a worker process for a large one (terminated when no
+    longer wanted, so nothing outlives the monitor)."""
+
+    def __init__(self, fleet: Fleet, effort: Effort) -> None:
+        self.fleet = fleet
+        self._thread: Future[Forecast] | None = None
+        self._process: BaseProcess | None = None
+        if fleet.config.num_messages <= SMALL:
+            pool = ThreadPoolExecutor(1, thread_name_prefix="forecast")
+            self._thread = pool.submit(forecast, fleet.config, effort, None, fleet.spans)
+            pool.shutdown(wait=False)
+            return
+        context = get_context("spawn")
+        self._receive, send = context.Pipe(duplex=False)
+        self._process = context.Process(target=_in_worker, args=(send, fleet, effort), daemon=True)
+        self._process.start()
+        send.close()
+
+    def done(self) -> bool:
+        if self._thread is not None:
+            return self._thread.done()
+        if self._process is None:
+            return True  # stopped
+        return self._receive.poll() or not self._process.is_alive()
+
+    def result(self) -> Forecast | None:
+        """The forecast of a job that is done; None when it failed or was stopped."""
+        try:
+            if self._thread is not None:
+                return self._thread.result()
+            if self._process is not None and self._receive.poll():
+                found: Forecast = self._receive.recv()
+                return found
+            return None
+        except Exception as exc:  # a failed forecast leaves the fluid estimate
+            logger.warning("the fleet's forecast failed: %s", exc)
+            return None
+        finally:
+            self.stop()
+
+    def stop(self) -> None:
+        """Drop the job: a worker process is terminated (a thread finishes its runs)."""
+        if self._thread is not None:
+            self._thread.cancel()
+        process, self._process = self._process, None
+        if process is not None:
+            process.terminate()
+            process.join(1)
+            self._receive.close()
 
 
 class Forecaster:
@@ -103,8 +153,7 @@ class Forecaster:
         self._fleet: Fleet | None = None  # the fleet forecast (or being forecast)
         self._seen: Fleet | None = None  # the fleet seen last
         self._latest: Forecast | None = None
-        self._pending: tuple[Fleet, Future[Forecast]] | None = None
-        self._pool: Executor | None = None
+        self._job: Job | None = None
 
     def update(self, fleet: Fleet | None, now: bool = False) -> Forecast | None:
         """The forecast of ``fleet``, or None while it is under way (or no fleet). A
@@ -120,43 +169,33 @@ class Forecaster:
 
     async def wait(self) -> None:
         """Wait (at most FINAL_WAIT seconds) for a forecast under way."""
-        if self._pending is None:
-            return
-        try:
-            await asyncio.wait_for(asyncio.wrap_future(self._pending[1]), FINAL_WAIT)
-        except TimeoutError:
+        waited = 0.0
+        while self._job is not None and not self._job.done() and waited < FINAL_WAIT:
+            await asyncio.sleep(POLL)
+            waited += POLL
+        if self._job is not None and not self._job.done():
             logger.warning("no forecast of the fleet within %.0f s", FINAL_WAIT)
-        except Exception as exc:
-            logger.warning("the fleet's forecast failed: %s", exc)
         self._collect()
 
     def close(self) -> None:
         """Stop a forecast under way; safe to call twice."""
-        pool, self._pool = self._pool, None
-        if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+        job, self._job = self._job, None
+        if job is not None:
+            job.stop()
 
     def _start(self, fleet: Fleet) -> None:
+        self.close()  # one under way is of another fleet
         self._fleet, self._latest = fleet, None
-        if self._pending is not None:
-            self._pending[1].cancel()  # one under way finishes, and is dropped
-        if self._pool is None:
-            self._pool = _pool(fleet.config.num_messages)
-        future = self._pool.submit(forecast, fleet.config, self.effort, None, fleet.spans)
-        self._pending = (fleet, future)
+        self._job = Job(fleet, self.effort)
 
     def _collect(self) -> None:
         """Take a forecast that is done, if it is of the fleet last seen."""
-        if self._pending is None or not self._pending[1].done():
+        if self._job is None or not self._job.done():
             return
-        fleet, future = self._pending
-        self._pending = None
-        if future.cancelled() or fleet != self._fleet:
-            return
-        if future.exception() is not None:
-            logger.warning("the fleet's forecast failed: %s", future.exception())
-            return
-        self._latest = future.result()
+        job, self._job = self._job, None
+        found = job.result()
+        if found is not None and job.fleet == self._fleet:
+            self._latest = found
 
 
 @dataclass(frozen=True)

@@ -183,7 +183,7 @@ def _predicted(
     elapsed = snap.clock.span(snap.elapsed)
     if forecaster is not None:
         seen = fleet_of(rows, snap.state, snap.clock)
-        found = forecaster.update(seen, now=final)
+        found = forecaster.update(seen, now=final and snap.state.complete)
         if found is not None and seen is not None:
             return predicted(found, seen, elapsed, snap.state.complete)
     return Predicted(

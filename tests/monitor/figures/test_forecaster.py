@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from common.keys import RunKeys
 from common.run import RunState
 from monitor.figures.fleet import fleet
-from monitor.figures.forecaster import Forecaster, fleet_of
+from monitor.figures.forecaster import SMALL, Forecaster, fleet_of
 from monitor.figures.report import build
 from monitor.views.json_summary import summary
 from monitor.views.plain import final_text
@@ -93,3 +93,28 @@ def test_without_a_forecaster_the_report_keeps_the_fluid_estimate() -> None:
     rep = build(sample_snapshot(state=RunState(100, 100, True, 9, 1)))
     assert rep.predicted_completion is not None
     assert (rep.predicted_low, rep.predicted_high, rep.in_band) == (None, None, None)
+
+
+async def test_a_large_run_is_forecast_in_a_worker_process_that_never_outlives_it() -> None:
+    """Past 20,000 messages the forecast runs in a worker process: it answers, and one
+    dropped (a new fleet, or the monitor closing) is terminated, not left behind."""
+    big = sample_snapshot(senders=beats(), state=RunState(SMALL + 1, SMALL + 1, True, 0, 0))
+    seen = fleet_of(fleet(big), big.state, big.clock)
+    forecaster = Forecaster(budget=0.1)
+    try:
+        forecaster.update(seen, now=True)
+        job = forecaster._job
+        assert job is not None and job._process is not None
+        process = job._process
+        await forecaster.wait()
+        assert forecaster.update(seen) is not None
+        assert not process.is_alive()  # done and gone
+        forecaster.update(fleet_of(fleet(sample_snapshot(senders=beats())), big.state, big.clock))
+        other = sample_snapshot(senders={"gw-a": beats()["gw-a"]}, state=big.state)
+        forecaster.update(fleet_of(fleet(other), other.state, other.clock), now=True)
+        running = forecaster._job
+        assert running is not None and running._process is not None
+        worker = running._process
+    finally:
+        forecaster.close()
+    assert not worker.is_alive()  # closed under way: terminated
