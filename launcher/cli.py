@@ -225,7 +225,7 @@ def predict_cmd(
         fail(PROG, str(exc), exc.exit_code)
     except ValidationError as exc:
         fail(PROG, describe(exc), EXIT_USAGE)
-    found = forecast(cfg, effort)
+    found = forecast(cfg, effort, forecasts.progress_after(2.0))
     source = str(config) if config else "the example fleet"
     if json_output:
         print(json.dumps(forecasts.forecast_json(cfg, found, source)))

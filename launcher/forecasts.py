@@ -7,6 +7,9 @@ gateways as the senders, no Redis, no waiting. Times are simulated seconds.
 from __future__ import annotations
 
 import math
+import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,17 @@ def load_config(path: Path | None, count: int | None = None) -> SimConfig:
         data = config.model_dump(by_alias=True)
         config = SimConfig.model_validate({**data, "num_messages": count})
     return config
+
+
+def progress_after(quiet: float) -> Callable[[int], None]:
+    """A progress callback: after ``quiet`` seconds, a line on stderr per virtual run."""
+    started = time.monotonic()
+
+    def say(done: int) -> None:
+        if time.monotonic() - started >= quiet:
+            print(f"  virtual runs done: {done}", file=sys.stderr, flush=True)
+
+    return say
 
 
 def parse_band(text: str) -> tuple[float, float]:
