@@ -70,7 +70,7 @@ def forecast_text(config: SimConfig, found: Forecast, source: str) -> str:
     )
     rows = [("completion (every message settled)", banded(found.completion))]
     rows += [(f"{share} delivered", banded(b)) for share, b in found.delivered.items()]
-    rows += [(f"delivery time {q}", banded(b)) for q, b in found.delivery.items()]
+    rows += [(f"delivery time {q}", _delivery(b, found)) for q, b in found.delivery.items()]
     counts = (found.sent, found.failed, found.abandoned, found.undeliverable)
     rows.append(
         (
@@ -83,6 +83,11 @@ def forecast_text(config: SimConfig, found: Forecast, source: str) -> str:
     if any(b is None for b in found.delivered.values()):
         lines.append(_never(config, found))
     return "\n".join(lines)
+
+
+def _delivery(band: Band | None, found: Forecast) -> str:
+    """A delivery-time band; ``-`` when the runs deliver nothing at all."""
+    return "-" if found.sent.high == 0 else banded(band)
 
 
 def _never(config: SimConfig, found: Forecast) -> str:

@@ -64,6 +64,8 @@ class Outcome:
     def time_to(self, share: float) -> float | None:
         """When ``share`` (0..1] of the run's messages had been delivered; None: never."""
         total = self.sent + self.abandoned + self.undeliverable
+        if total == 0:
+            return 0.0  # a run of no messages has delivered every share of them at once
         need = max(1, math.ceil(share * total - 1e-9))
         return self.delivered[need - 1] if need <= len(self.delivered) else None
 
