@@ -15,6 +15,7 @@ import asyncio
 import logging
 import math
 import os
+import signal
 from collections.abc import Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -87,7 +88,10 @@ def _profile(row: SenderRow) -> SenderProfile | None:
 
 
 def _in_worker(send: Connection, fleet: Fleet, effort: Effort) -> None:
-    """A worker process's job: forecast ``fleet`` at the lowest priority, send it back."""
+    """A worker process's job: forecast ``fleet`` at the lowest priority, send it back.
+    A Ctrl-C reaches the whole foreground process group: the worker leaves it to the
+    monitor, which terminates it when it is no longer wanted."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.nice(19)  # the worker yields the machine to the simulation it forecasts
     send.send(forecast(fleet.config, effort, None, fleet.spans))
 
@@ -127,6 +131,9 @@ class Job:
             if self._process is not None and self._receive.poll():
                 found: Forecast = self._receive.recv()
                 return found
+            return None
+        except EOFError:  # the worker ended without a forecast (terminated, or killed)
+            logger.debug("the forecast's worker ended without one")
             return None
         except Exception as exc:  # a failed forecast leaves the fluid estimate
             logger.warning("the fleet's forecast failed: %s", exc)

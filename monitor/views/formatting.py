@@ -18,6 +18,7 @@ from monitor.figures.report import Report
 from monitor.tally.quantiles import NAMES, Percentiles
 
 MISSING = "-"
+DAY = 86_400.0  # real seconds: a finish time further off shows no time of day
 
 
 def rate(value: float | None, scale: float = 1.0) -> str:
@@ -56,7 +57,7 @@ def finish(now: float, value: float | None, scale: float = 1.0) -> str:
     2h03m00s simulated (6m09s real, at 14:02:11)``."""
     if value is None or math.isinf(value):
         return MISSING if value is None else "never"
-    at = _clock(now + value / scale)
+    at = _clock(now + value / scale) if value / scale < DAY else "more than a day away"
     if scale == 1:
         return f"in {duration(value)} ({at})"
     return f"in {duration(value)} simulated ({duration(value / scale)} real, {at})"
