@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -9,6 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from common.errors import ConfigError
+from common.target import mask_url
 
 MAX_CONFIG_BYTES = 1 << 20  # a config is a few hundred bytes; refuse what cannot be one
 
@@ -64,10 +66,19 @@ def _read_text(path: Path) -> str:
 
 
 def _parse(path: Path, text: str) -> Any:
+    """The YAML document of ``path``; ConfigError for anything a config cannot be,
+    however hostile (nesting too deep for the parser, a number too long to read)."""
     try:
         return yaml.load(text, Loader=_StrictLoader)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: malformed YAML{_where(exc)}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: nested too deeply to be a config") from None
+    except ValueError as exc:  # an integer of more digits than Python converts
+        if "digits" in str(exc):
+            limit = sys.get_int_max_str_digits()
+            raise ConfigError(f"{path}: a number too long to read (over {limit} digits)") from None
+        raise ConfigError(f"{path}: a value that cannot be read: {exc}") from None
 
 
 def _where(exc: yaml.YAMLError) -> str:
@@ -88,6 +99,8 @@ def describe(exc: ValidationError) -> str:
     if err["type"] == "extra_forbidden":
         return f"{field}: unknown option"
     got = err.get("input")
+    if isinstance(got, str) and "://" in got:
+        got = mask_url(got)  # a URL given with its password: never shown
     suffix = f" (got {_short(got)})" if got is not None and not isinstance(got, dict | list) else ""
     return f"{field}: {message}{suffix}"
 

@@ -10,7 +10,7 @@ never picks a server the user did not name).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from redis.connection import parse_url
 
@@ -53,18 +53,33 @@ def plain_url(url: str) -> str:
     return scheme.removesuffix(CLUSTER) + sep + rest
 
 
+SECRET_PARAMS = frozenset({"password", "pass", "pwd", "secret", "token"})
+
+
 def mask_url(url: str) -> str:
-    """The URL with any password replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
+    """The URL with any password replaced by ``***``: the user's (``user:PW@``) and any
+    in the query (``?password=PW``). Read as text, not parsed: a URL whose port or
+    database is wrong (and so is being reported) is masked just the same."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
         return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if ":" in host:
-        host = f"[{host}]"
-    port = f":{parts.port}" if parts.port else ""
-    netloc = f"{user}:***@{host}{port}"
-    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
+    netloc, slash, tail = rest.partition("/")
+    if "@" in netloc:
+        userinfo, host = netloc.rsplit("@", 1)
+        if ":" in userinfo:
+            userinfo = userinfo.split(":", 1)[0] + ":***"
+        netloc = f"{userinfo}@{host}"
+    path, question, query = tail.partition("?")
+    if not slash and "?" in netloc:  # no path: the query follows the host
+        netloc, _, query = netloc.partition("?")
+        question = "?"
+    masked = "&".join(_mask_param(param) for param in query.split("&")) if query else query
+    return f"{scheme}{sep}{netloc}{slash}{path}{question}{masked}"
+
+
+def _mask_param(param: str) -> str:
+    name, equals, _ = param.partition("=")
+    return f"{name}=***" if equals and name.lower() in SECRET_PARAMS else param
 
 
 @dataclass(frozen=True)

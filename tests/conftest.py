@@ -58,6 +58,12 @@ def _redis_binary() -> str:
 
 
 @pytest.fixture(scope="session")
+def redis_binary() -> str:
+    """The redis-server binary (skips without one, fails under SMS_REQUIRE_REDIS=1)."""
+    return _redis_binary()
+
+
+@pytest.fixture(scope="session")
 def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
     """A throwaway 3-master Redis Cluster for the session (appendonly on, so a master
     restarted in a test keeps its data)."""

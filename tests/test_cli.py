@@ -175,6 +175,37 @@ def test_unreadable_config_files_exit_2(
     assert expected in error_line(result.output)
 
 
+HOSTILE = {
+    "deep": ("senders: " + "[" * 5000 + "]" * 5000 + "\n", "nested too deeply to be a config"),
+    "digits": (
+        "num_messages: " + "9" * 5000 + "\nsenders: [{mean_time: 1, failure_rate: 0}]\n",
+        "a number too long to read (over 4300 digits)",
+    ),
+}
+
+
+@pytest.mark.parametrize("config", sorted(HOSTILE))
+@pytest.mark.parametrize(
+    ("app", "args"),
+    [
+        (sim_app, ["run", "c.yaml"]),
+        (sim_app, ["predict", "c.yaml"]),
+        (producer_app, ["--config", "c.yaml", "--redis-url", DEAD_URL]),
+        (sender_app, ["--config", "c.yaml", "--redis-url", DEAD_URL]),
+    ],
+)
+def test_hostile_configs_are_one_line_not_a_traceback(
+    runner: Runner, tmp_path: Path, config: str, app: Main, args: list[str]
+) -> None:
+    """Issue 24, item 7: YAML nested 5,000 deep, a number of 5,000 digits."""
+    text, expected = HOSTILE[config]
+    (tmp_path / "c.yaml").write_text(text, encoding="utf-8")
+    result = runner(app, args)
+    assert result.exit_code == 2, result.output
+    assert expected in error_line(result.output)
+    assert "Traceback" not in result.output and "RecursionError" not in result.output
+
+
 def test_a_fleet_larger_than_one_process_serves_is_refused_up_front(
     runner: Runner, tmp_path: Path
 ) -> None:
