@@ -18,7 +18,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from common.errors import RedisRefused, RedisUnavailable, TargetRefused, translate
+from common.errors import RedisRefused, RedisUnavailable, TargetRefused, UsageProblem, translate
 from common.retry import Outage
 from common.target import RedisTarget, mask_url, plain_url
 
@@ -167,6 +167,32 @@ async def check_server(client: Redis, target: RedisTarget) -> None:
         raise RedisUnavailable(
             f"Redis at {target.display} is version {version}; 6.2 or newer is needed"
         )
+    if not target.allow_eviction:
+        await _refuse_eviction(client, target)
+
+
+EVICTING = "allkeys-"  # policies that may evict any key; volatile-* evict only keys with a TTL
+
+
+async def _refuse_eviction(client: Redis, target: RedisTarget) -> None:
+    """UsageProblem when the server's maxmemory-policy may evict a run's keys (they have
+    no TTL, so only the allkeys-* policies can): a run would lose messages or count them
+    twice, silently. REDIS_ALLOW_EVICTION=1 serves it anyway."""
+    try:
+        memory = await asyncio.wait_for(client.info("memory"), FIRST_CONTACT)
+    except rx.RedisError:
+        logger.debug("INFO memory is not permitted: the eviction policy is not checked")
+        return
+    nodes = memory.values() if all(isinstance(v, dict) for v in memory.values()) else [memory]
+    for node in nodes:
+        policy = str(node.get("maxmemory_policy", "noeviction"))
+        if policy.startswith(EVICTING):
+            raise UsageProblem(
+                f"Redis at {target.display} evicts keys (maxmemory-policy {policy}): a run's "
+                "keys could vanish mid-run, losing messages or counting them twice; set "
+                "maxmemory-policy noeviction (CONFIG SET maxmemory-policy noeviction), or "
+                "set REDIS_ALLOW_EVICTION=1 to run there at that risk"
+            )
 
 
 def _at(exc: BaseException, target: RedisTarget) -> BaseException:

@@ -11,7 +11,7 @@ Every number must be finite and within the limits below (``LIMITS`` in the READM
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Self, TypeVar
 
@@ -79,6 +79,7 @@ class RoleSettings(BaseSettings):
         "config": "SMS_CONFIG",
         "log_level": "LOG_LEVEL",
         "redis_give_up": "REDIS_GIVE_UP",
+        "redis_allow_eviction": "REDIS_ALLOW_EVICTION",
     }
 
     redis_url: str | None = Field(
@@ -92,11 +93,16 @@ class RoleSettings(BaseSettings):
     redis_give_up: Period = Field(
         default=60.0, validation_alias=AliasChoices("redis_give_up", "REDIS_GIVE_UP")
     )
+    redis_allow_eviction: bool = Field(  # a server that may evict a run's keys: at your risk
+        default=False,
+        validation_alias=AliasChoices("redis_allow_eviction", "REDIS_ALLOW_EVICTION"),
+    )
 
     @property
     def target(self) -> RedisTarget:
         """The named server (a role refuses to run without one)."""
-        return RedisTarget.for_role(self.redis_url, self.redis_give_up)
+        target = RedisTarget.for_role(self.redis_url, self.redis_give_up)
+        return replace(target, allow_eviction=self.redis_allow_eviction)
 
     @field_validator("redis_url")
     @classmethod

@@ -89,6 +89,7 @@ class RedisTarget:
     url: str | None = None
     give_up: float = 60.0  # seconds a role rides out a Redis outage before it exits 1
     label: str | None = None  # what the user reads instead of the URL (a private server)
+    allow_eviction: bool = False  # serve a server whose maxmemory-policy may evict our keys
 
     @property
     def embedded(self) -> bool:

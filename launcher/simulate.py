@@ -18,7 +18,7 @@ import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractContextManager, asynccontextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pydantic import Field
@@ -125,7 +125,10 @@ def plan(flags: dict[str, Any]) -> Plan:
     sender_settings = load_settings(SenderSettings, shared, cfg)
     senders = _senders(sender_settings, cfg.senders, base.seed)
     return Plan(
-        RedisTarget.for_launcher(base.redis_url, base.redis_give_up),
+        replace(
+            RedisTarget.for_launcher(base.redis_url, base.redis_give_up),
+            allow_eviction=base.redis_allow_eviction,
+        ),
         cfg,
         producer,
         load_settings(MonitorSettings, monitor_flags, cfg),

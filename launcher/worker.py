@@ -46,6 +46,7 @@ def share_payload(
         "url": target.url,
         "give_up": target.give_up,
         "label": target.label,
+        "evict": target.allow_eviction,
         "name": name,
         "senders": [
             {
@@ -67,7 +68,9 @@ def read_share(line: bytes) -> tuple[RedisTarget, str, list[tuple[SenderSettings
         )
         for s in share["senders"]
     ]
-    target = RedisTarget(share["url"], float(share["give_up"]), share.get("label"))
+    target = RedisTarget(
+        share["url"], float(share["give_up"]), share.get("label"), bool(share.get("evict"))
+    )
     return target, str(share["name"]), senders
 
 
