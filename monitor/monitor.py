@@ -49,7 +49,8 @@ class Monitor:
         self.created = 0.0
         self.stall = StallWatch(after=max(2 * settings.report_period, STALL_AFTER))
         self.lag = LagWatch()
-        self.forecaster = Forecaster()
+        # a worker process forecasts the fleet, unless all is one process (the embedded Redis)
+        self.forecaster = Forecaster(in_thread=self.target.embedded)
 
     @property
     def stats(self) -> Stats:

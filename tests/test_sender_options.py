@@ -34,7 +34,16 @@ from tests.commands import Runner
 FLAGS = flag_fields(SenderSettings)
 # The fields with no flag of their own: shared options (--config, --run, --redis-url) that
 # sms-sender declares itself, and settings read from the environment or the YAML only.
-NOT_FLAGS = {"config", "run", "redis_url", "log_level", "redis_give_up", "block", "profiles"}
+NOT_FLAGS = {
+    "config",
+    "run",
+    "redis_url",
+    "log_level",
+    "redis_give_up",
+    "redis_allow_eviction",
+    "block",
+    "profiles",
+}
 # The command's parameters that are not SenderSettings' flags.
 OWN_PARAMS = {"version", "config", "run", "redis_url"}
 # Values to try, in order, for a field: the first valid ones unlike those to avoid.

@@ -3,10 +3,9 @@
 The fleet is every sender with a known profile, from when it began serving until it left
 (or on, while it is up or was at the end), with the run's messages, undeliverable share
 and account cap. Its forecast, a few runs on the virtual clock, is what the monitor
-predicts: the completion and its band, the rates over the run, each sender's rate. A
-small run is forecast at once, in the monitor's process; a large one in a worker process
-at the lowest priority, so the simulation it watches keeps the machine. A fleet that
-changes (a sender joins or leaves) is forecast again.
+predicts: the completion and its band, the rates over the run, each sender's rate. It
+runs in a worker process at the lowest priority, so the simulation it watches keeps the
+machine (``Job``). A fleet that changes (a sender joins or leaves) is forecast again.
 """
 
 from __future__ import annotations
@@ -35,7 +34,7 @@ from monitor.figures.health import DONE, UP
 
 logger = logging.getLogger(__name__)
 
-SMALL = 20_000  # messages: a run this small is forecast in a thread of this process
+SMALL = 20_000  # messages: a run this small is forecast at once (no settling first)
 BUDGET = 2.0  # seconds a forecast spends on virtual runs past the first few
 FINAL_WAIT = 120.0  # seconds the final report waits for a forecast under way
 POLL = 0.05  # seconds between looks at a forecast under way
@@ -97,15 +96,17 @@ def _in_worker(send: Connection, fleet: Fleet, effort: Effort) -> None:
 
 
 class Job:
-    """One forecast under way: in a thread for a small run (no process to start; the
-    event loop keeps its turns), in a worker process for a large one (terminated when no
-    longer wanted, so nothing outlives the monitor)."""
+    """One forecast under way: in a worker process at the lowest priority (terminated
+    when no longer wanted, so nothing outlives the monitor), or in a thread ``in_thread``
+    (a monitor on the in-process embedded Redis, where everything shares one process
+    anyway). Never a thread beside senders: the forecast would hold the interpreter
+    from them (it stalled a fast sender of ``sms-sim run`` by up to 0.7 s)."""
 
-    def __init__(self, fleet: Fleet, effort: Effort) -> None:
+    def __init__(self, fleet: Fleet, effort: Effort, in_thread: bool = False) -> None:
         self.fleet = fleet
         self._thread: Future[Forecast] | None = None
         self._process: BaseProcess | None = None
-        if fleet.config.num_messages <= SMALL:
+        if in_thread:
             pool = ThreadPoolExecutor(1, thread_name_prefix="forecast")
             self._thread = pool.submit(forecast, fleet.config, effort, None, fleet.spans)
             pool.shutdown(wait=False)
@@ -155,8 +156,9 @@ class Job:
 class Forecaster:
     """The latest forecast of the fleet last seen; ``update`` each report."""
 
-    def __init__(self, budget: float = BUDGET) -> None:
+    def __init__(self, budget: float = BUDGET, in_thread: bool = False) -> None:
         self.effort = Effort(seed=0, budget=budget, workers=1)
+        self.in_thread = in_thread  # forecast in a thread, not a worker process (see Job)
         self._fleet: Fleet | None = None  # the fleet forecast (or being forecast)
         self._seen: Fleet | None = None  # the fleet seen last
         self._latest: Forecast | None = None
@@ -193,7 +195,7 @@ class Forecaster:
     def _start(self, fleet: Fleet) -> None:
         self.close()  # one under way is of another fleet
         self._fleet, self._latest = fleet, None
-        self._job = Job(fleet, self.effort)
+        self._job = Job(fleet, self.effort, self.in_thread)
 
     def _collect(self) -> None:
         """Take a forecast that is done, if it is of the fleet last seen."""

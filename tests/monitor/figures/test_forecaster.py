@@ -52,7 +52,7 @@ def test_the_fleet_is_the_senders_with_a_profile_over_their_time_up() -> None:
 
 async def test_a_forecast_is_made_off_the_loop_and_kept_until_the_fleet_changes() -> None:
     snap = sample_snapshot(senders=beats())
-    forecaster = Forecaster(budget=0.2)
+    forecaster = Forecaster(budget=0.2, in_thread=True)
     try:
         seen = fleet_of(fleet(snap), snap.state, snap.clock)
         forecaster.update(seen)  # under way, in a thread
@@ -95,9 +95,9 @@ def test_without_a_forecaster_the_report_keeps_the_fluid_estimate() -> None:
     assert (rep.predicted_low, rep.predicted_high, rep.in_band) == (None, None, None)
 
 
-async def test_a_large_run_is_forecast_in_a_worker_process_that_never_outlives_it() -> None:
-    """Past 20,000 messages the forecast runs in a worker process: it answers, and one
-    dropped (a new fleet, or the monitor closing) is terminated, not left behind."""
+async def test_a_forecast_in_a_worker_process_never_outlives_it() -> None:
+    """Beside senders the forecast runs in a worker process: it answers, and one dropped
+    (a new fleet, or the monitor closing) is terminated, not left behind."""
     big = sample_snapshot(senders=beats(), state=RunState(SMALL + 1, SMALL + 1, True, 0, 0))
     seen = fleet_of(fleet(big), big.state, big.clock)
     forecaster = Forecaster(budget=0.1)
