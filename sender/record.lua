@@ -21,7 +21,9 @@
 -- settlement, or a line that names no entry); a replayed batch gets the flags of its
 -- first write. Error NORUN when the run's meta is gone or belongs to another incarnation.
 --
--- Whatever the input, the batch is applied whole: no write below can fail. An outcome
+-- Whatever the input and the keys, the batch is applied whole: no write below can fail
+-- (the keys are checked before the first; NOGROUP or WRONGTYPE with nothing written
+-- when they are not what the run made). An outcome
 -- that cannot be recorded as it is (a seq outside the run, a number that is not one, a
 -- line that names no entry) is written as a dead letter with the reason instead. And
 -- Redis refuses a script for lack of memory at its first write, before any side effect.
@@ -32,6 +34,30 @@ local part, parts = tonumber(ARGV[6]) or 0, tonumber(ARGV[7]) or 1
 local payload = ARGV[4]
 local tag = BATCH_TAG .. recorder
 if not same_run(meta, run_id) then return norun() end
+
+-- Every write below must succeed, or none be made (Redis does not roll a script back on
+-- an error): so every key is checked first. The outbox must still be a stream with the
+-- senders' group (a destroyed group or a deleted outbox would fail the ack after the
+-- results were written), and the other keys of the kinds written, when they exist.
+local function kind(key) return redis.call('TYPE', key)['ok'] end
+if kind(outbox) ~= 'stream' then
+  return redis.error_reply('NOGROUP the run\'s outbox is gone')
+end
+local grouped = false
+for _, info in ipairs(redis.call('XINFO', 'GROUPS', outbox)) do
+  for i = 1, #info, 2 do
+    if info[i] == 'name' and info[i + 1] == GROUP then grouped = true end
+  end
+end
+if not grouped then
+  return redis.error_reply('NOGROUP the run\'s consumer group is gone')
+end
+for key, wanted in pairs({[results] = 'stream', [dead] = 'stream', [delivered] = 'string'}) do
+  local found = kind(key)
+  if found ~= 'none' and found ~= wanted then
+    return redis.error_reply('WRONGTYPE ' .. key .. ' is a ' .. found .. ', not a ' .. wanted)
+  end
+end
 local state = redis.call('HMGET', meta, META.total, META.produced, tag, META.delivered_base)
 -- The tag holds the last batch's id and its flags: 'id|flags'.
 local done = batch .. '|'

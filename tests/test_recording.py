@@ -181,3 +181,34 @@ def test_out_of_memory_refuses_a_batch_whole_and_a_monitor_can_still_trim(
     finally:
         server.config_set("maxmemory", 0)
         server.delete(*keys.all())
+
+
+@pytest.mark.parametrize(
+    ("break_run", "reply"),
+    [
+        (lambda r, keys: r.xgroup_destroy(keys.outbox, k.GROUP), "NOGROUP"),
+        (lambda r, keys: r.delete(keys.outbox), "NOGROUP"),
+        (lambda r, keys: (r.delete(keys.results), r.set(keys.results, "x")), "WRONGTYPE"),
+        (lambda r, keys: (r.delete(keys.dead), r.hset(keys.dead, "a", "b")), "WRONGTYPE"),
+        (lambda r, keys: (r.delete(keys.delivered), r.rpush(keys.delivered, "x")), "WRONGTYPE"),
+    ],
+    ids=["group destroyed", "outbox deleted", "results", "dead", "bitmap"],
+)
+def test_a_batch_on_keys_the_run_did_not_make_writes_nothing(
+    server: redis.Redis, break_run: Any, reply: str
+) -> None:
+    """Issue 24, item 3: a destroyed group, a deleted outbox, a key of another type: the
+    batch is refused before its first write (Redis does not roll a script back)."""
+    keys = RunKeys(f"half-{uuid.uuid4().hex[:10]}")
+    run_id, ids = open_run(server, keys)
+    server.xadd(keys.dead, {"seq": 0})  # so each key exists, of its kind, before it breaks
+    server.setbit(keys.delivered, 100, 0)
+    lines = "\n".join(f"ok\tgw\t{ids[s]}\t{s}\t1\t0.1\t0.0\t1.0\t0.5" for s in range(TOTAL))
+    try:
+        break_run(server, keys)
+        before = snapshot(server, keys)
+        with pytest.raises(redis.exceptions.ResponseError, match=reply):
+            server.register_script(RECORD)(keys=_keys(keys), args=[run_id, "gw", "b", lines, 8])
+        assert snapshot(server, keys) == before
+    finally:
+        server.delete(*keys.all())
