@@ -39,7 +39,8 @@ class ResilientRedis(Redis):
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
         run = Redis.execute_command
-        return await self.outage.call(lambda: run(self, *args, **options))  # type: ignore[no-untyped-call]
+        op = lambda: run(self, *args, **options)  # type: ignore[no-untyped-call]  # noqa: E731
+        return await self.outage.call(op, str(args[0]) if args else "")
 
 
 class ResilientRedisCluster(RedisCluster):
@@ -50,7 +51,9 @@ class ResilientRedisCluster(RedisCluster):
 
     async def execute_command(self, *args: Any, **options: Any) -> Any:
         run = RedisCluster.execute_command
-        return await self.outage.call(lambda: run(self, *args, **options))
+        return await self.outage.call(
+            lambda: run(self, *args, **options), str(args[0]) if args else ""
+        )
 
 
 def connect(url: str, what: str = "redis", give_up: float = 60.0) -> Redis:

@@ -61,6 +61,14 @@ def _write_on_closed_connection(exc: BaseException) -> bool:
     return any(f.name in _WRITES and f.filename.endswith(_CONNECTION) for f in frames)
 
 
+# Commands that only read: Redis serves them when it is out of memory.
+READS = frozenset(
+    {"XREAD", "XREADGROUP", "XRANGE", "XREVRANGE", "XPENDING", "XINFO", "XLEN", "HGET",
+     "HMGET", "HGETALL", "HEXISTS", "GET", "GETRANGE", "GETBIT", "EXISTS", "TYPE", "PING",
+     "INFO", "TIME", "SCAN", "DUMP", "TTL", "PTTL", "EVALSHA_RO", "EVAL_RO"}
+)  # fmt: skip
+
+
 class Outage:
     """Retries a Redis operation while Redis is away, for up to ``give_up`` seconds.
 
@@ -73,10 +81,14 @@ class Outage:
         self.give_up = give_up
         self.cap = cap
         self._since: float | None = None
+        self._full = False  # the outage is Redis out of memory: only a write ends it
         self._connected = False
         self.problem = ""  # what the current outage is, for the heartbeat ("" when none)
 
-    async def call(self, op: Callable[[], Awaitable[T]]) -> T:
+    async def call(self, op: Callable[[], Awaitable[T]], command: str = "") -> T:
+        """``op`` (the Redis ``command``), retried through an outage. Out of memory, Redis
+        still serves reads: only a command that may write ends that outage, so a role
+        that keeps reading while it cannot write gives up after ``give_up`` all the same."""
         delay = 0.05
         while True:
             try:
@@ -88,7 +100,8 @@ class Outage:
                 delay = min(delay * 2, self.cap)
                 continue
             self._connected = True
-            self._recovered()
+            if not (self._full and command.upper() in READS):
+                self._recovered()
             return result
 
     def _given_up(self, exc: BaseException) -> bool:
@@ -96,6 +109,7 @@ class Outage:
         now = time.monotonic()
         if self._since is None:
             self._since = now
+            self._full = isinstance(exc, OutOfMemoryError)
             self.problem = _describe(exc)
             logger.warning("%s: %s (%s); retrying", self.what, self.problem, exc)
             return False

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+import uuid
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
+from redis.exceptions import OutOfMemoryError
 
 from common.connection import connect
 
@@ -42,4 +47,34 @@ async def test_other_attribute_errors_are_not_taken_for_outages(redis_url: str) 
         with pytest.raises(AttributeError, match="a bug of ours"):
             await client.outage.call(broken)  # type: ignore[attr-defined]
     finally:
+        await client.aclose()
+
+
+async def test_reads_do_not_end_an_out_of_memory_outage(redis_url: str) -> None:
+    """Issue 24, item 1: out of memory, Redis still serves reads. A role whose writes fail
+    while its reads succeed used to restart its outage clock at every read and never give
+    up; now only a write ends that outage, so the writes give up after REDIS_GIVE_UP."""
+    client = connect(redis_url, "test", give_up=0.5)
+    plain = Redis.from_url(redis_url)
+    key = f"sms-sim-test:oom-{uuid.uuid4().hex}"
+    try:
+        assert await client.ping()  # connected: outages are ridden out from now on
+        await plain.config_set("maxmemory", 1)
+
+        async def keep_reading() -> None:
+            while True:
+                assert await client.xrange(key) == []  # a read, served all along
+                await asyncio.sleep(0.02)
+
+        reader = asyncio.create_task(keep_reading())
+        started = time.monotonic()
+        with pytest.raises(OutOfMemoryError):
+            await asyncio.wait_for(client.set(key, "x"), 10)  # a write, refused
+        assert time.monotonic() - started < 5  # gave up, give_up after the outage began
+        assert not reader.done()  # the reads went on meanwhile
+        reader.cancel()
+    finally:
+        await plain.config_set("maxmemory", 0)
+        await plain.delete(key)
+        await plain.aclose()
         await client.aclose()
