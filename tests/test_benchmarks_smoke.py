@@ -26,17 +26,35 @@ SCRIPTS = {
 }
 
 
-@pytest.mark.parametrize("name", sorted(SCRIPTS))
-def test_benchmark_prints_its_figure(name: str, redis_url: str, project_root: Path) -> None:
-    args, figure = SCRIPTS[name]
-    script = project_root / "benchmarks" / f"{name}.py"
+def run_benchmark(
+    name: str, args: list[str], redis_url: str, root: Path
+) -> subprocess.CompletedProcess[str]:
+    """``benchmarks/NAME.py ARGS`` on ``redis_url``: it must exit 0."""
     done = subprocess.run(
-        [sys.executable, str(script), "--redis-url", redis_url, *args],
-        cwd=project_root,
+        [sys.executable, str(root / "benchmarks" / f"{name}.py"), "--redis-url", redis_url, *args],
+        cwd=root,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert figure in done.stdout
+    return done
+
+
+@pytest.mark.parametrize("name", sorted(SCRIPTS))
+def test_benchmark_prints_its_figure(name: str, redis_url: str, project_root: Path) -> None:
+    args, figure = SCRIPTS[name]
+    assert figure in run_benchmark(name, args, redis_url, project_root).stdout
+
+
+def test_model_vs_sim_prints_its_table(redis_url: str, project_root: Path) -> None:
+    """benchmarks/model_vs_sim.py: one fleet, --tiny (1 run, a few dozen messages). Never
+    asserts that the model and the simulator agree."""
+    args = ["--tiny", "--fleets", "account"]
+    out = run_benchmark("model_vs_sim", args, redis_url, project_root).stdout
+    assert "model completion [band]" in out
+    assert "mean within 2 %" in out
+    rows = [line for line in out.splitlines() if line.startswith("account ")]
+    assert rows, out
+    assert any("pass" in row or "FAIL" in row for row in rows)
