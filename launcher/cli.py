@@ -225,6 +225,7 @@ def predict_cmd(
         fail(PROG, str(exc), exc.exit_code)
     except ValidationError as exc:
         fail(PROG, describe(exc), EXIT_USAGE)
+    forecasts.say_if_long(cfg)
     found = forecast(cfg, effort, forecasts.progress_after(2.0))
     source = str(config) if config else "the example fleet"
     if json_output:
@@ -264,6 +265,7 @@ def plan_cmd(
             planning.parse_duration(deadline), planning.parse_share(delivered), confidence
         )
         effort = planning.effort_for(goal, replications, seed)
+        forecasts.say_if_long(cfg)
         trials = planning.Trials(cfg, planning.knob(vary, cfg), goal, effort)
         trials.progress = lambda value, found: print(
             "  tried " + planning.tried_line(goal, value, found), file=sys.stderr, flush=True

@@ -32,6 +32,22 @@ def load_config(path: Path | None, count: int | None = None) -> SimConfig:
     return config
 
 
+SECONDS_A_MESSAGE = 4e-6  # a virtual run's cost on the reference machine (2 cores, 2026)
+LONG = 60.0  # seconds: a virtual run longer than this is said before it starts
+
+
+def say_if_long(config: SimConfig) -> None:
+    """A line on stderr when one virtual run of ``config`` takes minutes or more."""
+    took = config.num_messages * SECONDS_A_MESSAGE
+    if took >= LONG:
+        print(
+            f"  {config.num_messages:,} messages: about {duration(took)} a virtual run "
+            "(4 s a million messages on 2 cores); --count for a smaller run",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
 def progress_after(quiet: float) -> Callable[[int], None]:
     """A progress callback: after ``quiet`` seconds, a line on stderr per virtual run."""
     started = time.monotonic()
