@@ -20,6 +20,7 @@ from common.errors import UsageProblem
 from common.format import duration
 from common.model import MAX_CONCURRENCY, MAX_RATE, SimConfig
 from common.virtual.forecast import SHARES, Band, Effort, Forecast, forecast, share_name
+from launcher.forecasts import banded
 
 MAX_COPIES = 1000  # senders of one profile a plan may try
 FIELDS = "senders[N].concurrency, senders[N].copies (N from 0) or account.max_rate"
@@ -248,7 +249,7 @@ def _unchanged(trials: Trials, low: int, high: int) -> None:
 def _band(band: Band | None) -> str:
     if band is None:
         return "for ever (some runs never get there)"
-    return f"{duration(band.mean)} ({duration(band.low)} - {duration(band.high)})"
+    return banded(band)
 
 
 def tried_line(goal: Goal, value: int, found: Forecast) -> str:
