@@ -18,7 +18,17 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from common.errors import RedisRefused, RedisUnavailable, TargetRefused, UsageProblem, translate
+from common.clock import CLOCK
+from common.errors import (
+    RedisRefused,
+    RedisUnavailable,
+    RunMissing,
+    TargetRefused,
+    UsageProblem,
+    translate,
+)
+from common.integrity import explain
+from common.keys import RunKeys
 from common.retry import Outage
 from common.target import RedisTarget, mask_url, plain_url
 
@@ -40,7 +50,7 @@ class ResilientRedis(Redis):
     async def execute_command(self, *args: Any, **options: Any) -> Any:
         run = Redis.execute_command
         op = lambda: run(self, *args, **options)  # type: ignore[no-untyped-call]  # noqa: E731
-        return await self.outage.call(op, str(args[0]) if args else "")
+        return await self.outage.call(op, str(args[0]) if args else "", _blocking(args))
 
 
 class ResilientRedisCluster(RedisCluster):
@@ -52,8 +62,13 @@ class ResilientRedisCluster(RedisCluster):
     async def execute_command(self, *args: Any, **options: Any) -> Any:
         run = RedisCluster.execute_command
         return await self.outage.call(
-            lambda: run(self, *args, **options), str(args[0]) if args else ""
+            lambda: run(self, *args, **options), str(args[0]) if args else "", _blocking(args)
         )
+
+
+def _blocking(args: tuple[Any, ...]) -> bool:
+    """Is this command a read that waits (XREAD/XREADGROUP ... BLOCK ms)?"""
+    return "BLOCK" in args or b"BLOCK" in args
 
 
 def connect(url: str, what: str = "redis", give_up: float = 60.0) -> Redis:
@@ -67,7 +82,7 @@ def connect(url: str, what: str = "redis", give_up: float = 60.0) -> Redis:
         decode_responses=True,
         socket_timeout=SOCKET_TIMEOUT,
         socket_connect_timeout=5.0,
-        retry=Retry(ExponentialWithJitterBackoff(cap=1.0, base=0.05), 2),
+        retry=Retry(ExponentialWithJitterBackoff(cap=1.0, base=0.05), 1),
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
         health_check_interval=0,  # a dead connection fails its command, which is retried
     )
@@ -82,7 +97,7 @@ def _connect_cluster(url: str, what: str, give_up: float) -> Redis:
         decode_responses=True,
         socket_timeout=SOCKET_TIMEOUT,
         socket_connect_timeout=5.0,
-        retry=Retry(ExponentialWithJitterBackoff(cap=1.0, base=0.05), 2),
+        retry=Retry(ExponentialWithJitterBackoff(cap=1.0, base=0.05), 1),
     )
     client.outage = Outage(f"{what} ({mask_url(url)})", give_up=give_up)
     return cast(Redis, client)
@@ -206,8 +221,12 @@ def _at(exc: BaseException, target: RedisTarget) -> BaseException:
 
 
 @asynccontextmanager
-async def clients(target: RedisTarget, what: str = "redis") -> AsyncIterator[Callable[[], Redis]]:
-    """Make clients for ``target`` (the server checked first); all closed on exit."""
+async def clients(
+    target: RedisTarget, what: str = "redis", run: str | None = None
+) -> AsyncIterator[Callable[[], Redis]]:
+    """Make clients for ``target`` (the server checked first); all closed on exit. With
+    ``run``: a failure because the run's keys are gone says why, where Redis can tell
+    (``common.integrity``)."""
     embedded = EmbeddedRedis() if target.embedded else None
     made: list[Redis] = []
 
@@ -217,15 +236,24 @@ async def clients(target: RedisTarget, what: str = "redis") -> AsyncIterator[Cal
         return client
 
     try:
-        await check_server(make(), target)
+        first = make()
+        await check_server(first, target)
+        await CLOCK.sync(first)
         yield make
+    except Exception as exc:
+        error = translate(exc, run)
+        if run is None or not isinstance(error, RunMissing):
+            raise
+        raise await explain(made[0], RunKeys(run), error) from None
     finally:
         for client in made:
             await client.aclose()
 
 
 @asynccontextmanager
-async def client_for(target: RedisTarget, what: str = "redis") -> AsyncIterator[Redis]:
-    """One checked client for ``target``, closed on exit."""
-    async with clients(target, what) as make:
+async def client_for(
+    target: RedisTarget, what: str = "redis", run: str | None = None
+) -> AsyncIterator[Redis]:
+    """One checked client for ``target``, closed on exit (``run``: as ``clients``)."""
+    async with clients(target, what, run) as make:
         yield make()

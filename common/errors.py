@@ -58,12 +58,18 @@ class RedisRefused(RuntimeFailure):
 
 
 class RunMissing(RuntimeFailure):
-    """The run's keys vanished mid-run (reset, or Redis restarted without persistence)."""
+    """The run's keys vanished mid-run (reset, Redis restarted without persistence, a key
+    deleted or evicted). ``run``: its name, when known (``common.integrity`` then says
+    which of these it was, where Redis can tell)."""
+
+    def __init__(self, text: str, run: str | None = None) -> None:
+        super().__init__(text)
+        self.run = run
 
 
 def run_gone(run: str) -> RunMissing:
     return RunMissing(
-        f"run {run!r} is gone from Redis (reset, or Redis restarted without persistence)"
+        f"run {run!r} is gone from Redis (reset, or Redis restarted without persistence)", run
     )
 
 

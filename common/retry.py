@@ -69,11 +69,22 @@ READS = frozenset(
 )  # fmt: skip
 
 
+# Seconds beyond ``give_up`` a command may take before it counts as unanswered: a blocking
+# read waits up to its BLOCK (a few seconds at most) for an answer that is on its way.
+BLOCKING_ALLOWANCE = 5.0
+
+
 class Outage:
     """Retries a Redis operation while Redis is away, for up to ``give_up`` seconds.
 
     Before the first success nothing is retried: a Redis unreachable at start is an
     error to report at once, not an outage to ride out.
+
+    An outage starts when the first command that failed was sent, not when its failure
+    surfaced (a Redis cut off the network answers nothing: a command fails only when its
+    socket times out), and every command sent during an outage may take what remains of
+    ``give_up``: so a role gives up ``give_up`` seconds after Redis stopped answering,
+    whatever it was doing.
     """
 
     def __init__(self, what: str, give_up: float = 60.0, cap: float = 2.0) -> None:
@@ -85,17 +96,24 @@ class Outage:
         self._connected = False
         self.problem = ""  # what the current outage is, for the heartbeat ("" when none)
 
-    async def call(self, op: Callable[[], Awaitable[T]], command: str = "") -> T:
-        """``op`` (the Redis ``command``), retried through an outage. Out of memory, Redis
-        still serves reads: only a command that may write ends that outage, so a role
-        that keeps reading while it cannot write gives up after ``give_up`` all the same."""
+    async def call(
+        self, op: Callable[[], Awaitable[T]], command: str = "", blocking: bool = False
+    ) -> T:
+        """``op`` (the Redis ``command``; ``blocking``: a read that waits for entries),
+        retried through an outage. Out of memory, Redis still serves reads: only a command
+        that may write ends that outage, so a role that keeps reading while it cannot
+        write gives up after ``give_up`` all the same."""
         delay = 0.05
         while True:
+            sent = time.monotonic()
             try:
-                result = await op()
+                async with asyncio.timeout(self._budget(sent, blocking)):
+                    result = await op()
             except Exception as exc:
-                if not transient(exc) or not self._connected or self._given_up(exc):
+                if not transient(exc) or not self._connected:
                     raise
+                if self._given_up(exc, sent):
+                    raise _unanswered(exc, self.give_up) from None
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.cap)
                 continue
@@ -104,16 +122,28 @@ class Outage:
                 self._recovered()
             return result
 
-    def _given_up(self, exc: BaseException) -> bool:
+    def _budget(self, sent: float, blocking: bool) -> float | None:
+        """How long a command sent at ``sent`` may take: ``give_up`` (a blocking read:
+        and its allowance), or in an outage what remains of it (None: no bound before the
+        first success, where the first contact's own bound applies)."""
+        if not self._connected:
+            return None
+        allowance = BLOCKING_ALLOWANCE if blocking else 0.0
+        since = sent if self._since is None else self._since
+        return max(since + self.give_up + allowance - sent, 0.001)
+
+    def _given_up(self, exc: BaseException, sent: float) -> bool:
         """Note the outage (one warning at its start); True once it lasted ``give_up``."""
         now = time.monotonic()
         if self._since is None:
-            self._since = now
+            self._since = sent
             self._full = isinstance(exc, OutOfMemoryError)
             self.problem = _describe(exc)
-            logger.warning("%s: %s (%s); retrying", self.what, self.problem, exc)
-            return False
-        if now - self._since > self.give_up:
+            detail = str(exc) or "no answer"
+            if now - sent >= 1:
+                detail += f"; the command was sent {now - sent:.0f} s ago"
+            logger.warning("%s: %s (%s); retrying", self.what, self.problem, detail)
+        if now - self._since >= self.give_up:
             logger.error("%s: %s for over %.0f s: giving up", self.what, self.problem, self.give_up)
             return True
         return False
@@ -123,6 +153,14 @@ class Outage:
             logger.info("%s: Redis is back after %.1f s", self.what, time.monotonic() - self._since)
             self._since = None
             self.problem = ""
+
+
+def _unanswered(exc: BaseException, give_up: float) -> BaseException:
+    """The error a role ends with: Redis's own, or (a command we stopped waiting for) a
+    Redis timeout saying so."""
+    if type(exc) is TimeoutError:
+        return RedisTimeoutError(f"Redis did not answer for {give_up:g} s (REDIS_GIVE_UP)")
+    return exc
 
 
 def _describe(exc: BaseException) -> str:

@@ -1,3 +1,3 @@
-from launcher.cli import main
+from common.entry import sim
 
-main()
+sim()

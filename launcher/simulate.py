@@ -188,7 +188,7 @@ async def simulate(plan: Plan, view: View, stop: asyncio.Event) -> Report | None
             len(shares),
             target.display,
         )
-        async with clients(target) as make:
+        async with clients(target, run=plan.run) as make:
             await _refuse_finished_run(make(), RunKeys(plan.run))
             async with _workers(shares[1:], target, plan.name) as others:
                 site = Site(target, make, shares[0], others)

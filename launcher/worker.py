@@ -100,7 +100,8 @@ async def _main() -> None:
     target, name, senders = read_share(await reader.readline())
     stop = asyncio.Event()
     install_stop_handlers(stop, name)
-    async with client_for(target, "sender") as client:
+    run = senders[0][0].run if senders else None
+    async with client_for(target, "sender", run) as client:
         _say(READY)
         if (await reader.readline()).strip() != GO:
             return  # stopped before the run opened

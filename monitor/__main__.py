@@ -1,3 +1,3 @@
-from monitor.cli import main
+from common.entry import monitor
 
-main()
+monitor()

@@ -1,3 +1,3 @@
-from producer.cli import main
+from common.entry import producer
 
-main()
+producer()

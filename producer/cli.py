@@ -56,7 +56,7 @@ async def _main(settings: ProducerSettings) -> int:
     stop = asyncio.Event()
     install_stop_handlers(stop, PROG)
     target = settings.target
-    async with client_for(target, "producer") as client:
+    async with client_for(target, "producer", settings.run) as client:
         logger.info(
             "producing %d messages for run %r on %s", settings.count, settings.run, target.display
         )

@@ -13,12 +13,16 @@
 -- ARGV[6] partitions the run's partitions: the message at local index i has seq
 --                   i * partitions + partition (a run of one partition: seq i)
 -- Returns the new produced count; errors NORUN (meta gone, or another incarnation),
--- STALE produced=<n>.
+-- STALE produced=<n>, NOGROUP (messages were enqueued, and the outbox is gone: deleted
+-- or evicted; it is not made again, empty, as if nothing had been lost).
 
 if not same_run(KEYS[2], ARGV[1]) then return norun() end
 local start = tonumber(ARGV[2])
 local produced = tonumber(redis.call('HGET', KEYS[2], META.produced))
 if produced ~= start then return redis.error_reply('STALE produced=' .. produced) end
+if produced > 0 and redis.call('TYPE', KEYS[1])['ok'] ~= 'stream' then
+  return redis.error_reply('NOGROUP the run\'s outbox is gone')
+end
 local part, parts = tonumber(ARGV[5]), tonumber(ARGV[6])
 local index, to = start, nil
 for line in string.gmatch(ARGV[4], '[^\n]+') do

@@ -8,6 +8,8 @@ import time
 
 from redis.asyncio import Redis
 
+from common import clock
+from common.integrity import check_outboxes
 from common.keys import RunKeys
 from common.run import ensure_group
 from common.settings import ProducerSettings
@@ -20,6 +22,7 @@ PROGRESS_EVERY = 5.0
 GENERATE_SLICE = 250
 BACKLOG_POLL = 0.02
 STALLED_SAY_EVERY = 30.0  # seconds between "still waiting for room" lines
+CHECK_EVERY = 5.0  # seconds between two looks at the outboxes while waiting for room
 
 
 class Producer:
@@ -38,7 +41,8 @@ class Producer:
         config = s.model_dump(mode="json", include={"count", "seed", "max_backlog", "batch_size"})
         params = RunParams(s.count, s.time_scale, s.invalid_fraction, s.account, s.partitions)
         self.produced = await self.writer.open_run(params, config)
-        await ensure_group(self.writer.client, self.writer.keys)
+        for part in self.writer.keys.parts(params.partitions):
+            await ensure_group(self.writer.client, part)
         if self.produced:
             logger.info(
                 "run %r: resuming at seq %d of %d",
@@ -94,7 +98,8 @@ class Producer:
                         continue
                 if not await _wait_for_room(self.writer, cap, n, stop):
                     break
-                writing = asyncio.create_task(self.writer.enqueue(start, time.time(), payload))
+                await clock.CLOCK.refresh(self.writer.client)
+                writing = asyncio.create_task(self.writer.enqueue(start, clock.now(), payload))
                 start += n
                 if time.monotonic() - last_log >= PROGRESS_EVERY:
                     last_log = time.monotonic()
@@ -145,8 +150,11 @@ async def _wait_for_room(writer: RunWriter, cap: int, n: int, stop: asyncio.Even
     if cap == 0:
         return True
     loop = asyncio.get_running_loop()
-    since = say_at = loop.time()
+    since = say_at = checked_at = loop.time()
     while (backlog := await writer.backlog()) + n > cap:
+        if loop.time() - checked_at >= CHECK_EVERY:  # no sender can work on a lost outbox
+            checked_at = loop.time()
+            await check_outboxes(writer.client, writer.keys, writer.partitions)
         if loop.time() - say_at >= STALLED_SAY_EVERY:
             say_at = loop.time()
             await _say_stalled(writer, backlog, loop.time() - since)

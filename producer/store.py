@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -11,8 +10,8 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
 
+from common import clock, scripts
 from common import keys as k
-from common import scripts
 from common.errors import UsageProblem, run_gone
 from common.heartbeat import Heartbeat, working
 from common.keys import RunKeys
@@ -67,7 +66,7 @@ class RunWriter:
         initial: dict[str, str | int | float] = {
             k.META_ID: uuid.uuid4().hex,
             k.META_DONE: 0,
-            k.META_CREATED: time.time(),
+            k.META_CREATED: clock.now(),
             k.META_CONFIG: json.dumps(config, sort_keys=True),
             **_COUNTERS,
             **params.fields(),
@@ -109,7 +108,7 @@ class RunWriter:
         new ``created``; None for a run it joined (its time 0 stays)."""
         if not self.created_run or await self.produced():
             return None
-        now = time.time()
+        now = clock.now()
         await RunWrites(self.client, self.keys, self.run_id).hset(
             self.keys.run_meta, k.META_CREATED, repr(now)
         )
@@ -191,7 +190,7 @@ class RunWriter:
     async def working_senders(self) -> int:
         raw: dict[str, str] = await self.client.hgetall(self.keys.senders)  # type: ignore[assignment]
         beats = {name: Heartbeat.parse(name, value) for name, value in raw.items()}
-        return working(beats, time.time())
+        return working(beats, clock.now())
 
     async def mark_done(self) -> None:
         """Every message is enqueued (only while the run is the one this producer opened)."""

@@ -1,3 +1,3 @@
-from sender.cli import main
+from common.entry import sender
 
-main()
+sender()

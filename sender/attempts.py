@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 
+from common import clock
 from common.codec import SEQ, Message, printable
 from common.errors import MalformedEntry
 from common.gateway.gateway import REJECTED, SENT, Attempt, Gateway
@@ -59,7 +59,7 @@ class Attempts:
         """[OK]; [FAIL] (to retry); [FAIL, ABANDON] once max_attempts is reached; [FAIL,
         UNDELIVERABLE] for an undeliverable number. ``late``: how long after it was due
         the attempt ended. The message is settled unless the last outcome is FAIL."""
-        ts = time.time()
+        ts = clock.now()
         seq, who = str(msg.seq), self.sender
         if done.kind == SENT:
             latency = f"{ts - msg.created:.6f}"

@@ -53,7 +53,7 @@ async def _main(settings: SenderSettings) -> None:
     stop = asyncio.Event()
     install_stop_handlers(stop, PROG)
     target = settings.target
-    async with client_for(target, "sender") as client:
+    async with client_for(target, "sender", settings.run) as client:
         await serve_fleet(client, fleet(settings), stop, name=settings.name)
 
 

@@ -21,9 +21,9 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
-import time
 from dataclasses import dataclass
 
+from common import clock
 from common.codec import Message
 from common.gateway.gateway import TIMED_OUT, Attempt, Gateway, undeliverable
 from common.gateway.pacing import Pacer, Unpaced
@@ -62,7 +62,7 @@ class Clock:
 
     def resync(self, loop_time: float) -> None:
         """The wall clock may have been set: take its offset again."""
-        self.epoch = time.time() - loop_time
+        self.epoch = clock.now() - loop_time
 
 
 @dataclass(slots=True)
@@ -121,7 +121,7 @@ class Schedule:
     def start(self, entries: list[Entry]) -> None:
         """Take a slot per message: attempt it now (no delay) or when its timer fires."""
         settle_now: list[Outcome] = []
-        now, wall = self._loop.time(), time.time()
+        now, wall = self._loop.time(), clock.now()
         for entry_id, fields in entries:
             if self.slots.holds(entry_id):
                 continue

@@ -26,12 +26,12 @@ import dataclasses
 import heapq
 import logging
 import random
-import time
 from collections import defaultdict
 from collections.abc import Sequence
 
 from redis.asyncio import Redis
 
+from common import clock
 from common.heartbeat import LIVE, STOPPED
 from common.keys import RunKeys
 from common.model import SenderProfile
@@ -71,7 +71,7 @@ class Station:
             Recorder(client, part, name, run_id=run.id) for part in self.keys.parts(run.partitions)
         ]
         self._loop = asyncio.get_running_loop()
-        self.clock = Clock(run.created or time.time(), run.time_scale, 0.0)
+        self.clock = Clock(run.created or clock.now(), run.time_scale, 0.0)
         self.clock.resync(self._loop.time())
         self.account = self._account(run)
         self.freed = asyncio.Event()  # set when any sender's slot frees
@@ -128,7 +128,7 @@ class Station:
             for sender in self.senders:
                 sender.schedule.run = self.run_state
         for sender in self.senders:
-            sender.started = time.time()
+            sender.started = clock.now()
             sender.log_start()
         background = [
             asyncio.create_task(coro)
@@ -287,6 +287,7 @@ class Station:
 
     async def _beat(self, status: str = LIVE) -> None:
         """Every sender's heartbeat, in one write."""
+        await clock.CLOCK.refresh(self.client)
         now = self._loop.time()
         self.clock.resync(now)
         error = getattr(getattr(self.client, "outage", None), "problem", "")

@@ -13,10 +13,9 @@ import asyncio
 import logging
 import math
 import random
-import time
 from typing import TYPE_CHECKING
 
-from common import gateway
+from common import clock, gateway
 from common.gateway.outages import Outages
 from common.gateway.pacing import Pacer
 from common.heartbeat import LIVE, OUTAGE, Heartbeat
@@ -59,7 +58,7 @@ class Sender:
             profile.retry_backoff,
             station.account,
         )
-        self.started = time.time()
+        self.started = clock.now()
 
     @property
     def sent(self) -> int:
@@ -89,7 +88,7 @@ class Sender:
             failure_rate=p.failure_rate,
             concurrency=p.concurrency,
             status=status,
-            heartbeat=time.time(),
+            heartbeat=clock.now(),
             shape=self.gateway.shape,
             inflight=len(self.slots.inflight),
             sent=self.sent,

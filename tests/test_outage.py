@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from redis.asyncio import Redis
 from redis.exceptions import OutOfMemoryError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from common.connection import connect
 
@@ -77,4 +78,62 @@ async def test_reads_do_not_end_an_out_of_memory_outage(redis_url: str) -> None:
         await plain.config_set("maxmemory", 0)
         await plain.delete(key)
         await plain.aclose()
+        await client.aclose()
+
+
+class Blackhole:
+    """A TCP proxy to Redis that can be cut off the network: once ``cut``, it forwards
+    nothing either way and answers nothing, but closes no connection (packets dropped,
+    as by a partition or a firewall; no reset that would fail a command at once)."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.cut = False
+        self.server: asyncio.Server | None = None
+        self.tasks: list[asyncio.Task[None]] = []
+
+    async def start(self) -> str:
+        self.server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        return f"redis://127.0.0.1:{self.server.sockets[0].getsockname()[1]}/0"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.cut:
+            return  # accepted by the kernel, never answered
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.port)
+        self.tasks += [
+            asyncio.create_task(self._pump(reader, up_writer)),
+            asyncio.create_task(self._pump(up_reader, writer)),
+        ]
+
+    async def _pump(self, source: asyncio.StreamReader, sink: asyncio.StreamWriter) -> None:
+        while data := await source.read(65536):
+            if not self.cut:
+                sink.write(data)
+                await sink.drain()
+
+    async def close(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        if self.server is not None:
+            self.server.close()
+
+
+async def test_a_redis_cut_off_the_network_is_given_up_on_time(
+    redis_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Redis cut off (no answer, no reset): a role gives up REDIS_GIVE_UP after the cut,
+    not after its sockets' timeouts add up (a sender cut off for 170 s with REDIS_GIVE_UP
+    60 exited 125 s after the cut, and said nothing for the first 30 s)."""
+    proxy = Blackhole(int(redis_url.rsplit(":", 1)[1].split("/", maxsplit=1)[0]))
+    client = connect(await proxy.start(), "test", give_up=2.0)
+    try:
+        assert await client.ping()
+        proxy.cut = True
+        started = time.monotonic()
+        with pytest.raises(RedisTimeoutError, match="did not answer for 2 s"):
+            await asyncio.wait_for(client.set("sms-sim-test:cut", "x"), 20)
+        assert 1.9 < time.monotonic() - started < 3.5
+        assert "retrying" in caplog.text and "giving up" in caplog.text
+    finally:
+        await proxy.close()
         await client.aclose()

@@ -11,6 +11,7 @@ import time
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from common import clock
 from common.heartbeat import OUTAGE, Heartbeat, working
 from monitor.figures.health import BEHIND, GONE_AFTER
 
@@ -28,7 +29,7 @@ async def why_stalled(client: Redis, beats: dict[str, Heartbeat]) -> str | None:
     errors = sorted({f"{b.name}: {b.error}" for b in beats.values() if b.error})
     if errors:
         return "senders report: " + "; ".join(errors[:3])
-    now = time.time()
+    now = clock.now()
     if beats and working(beats, now) == 0:
         if any(b.status == OUTAGE and now - b.heartbeat <= GONE_AFTER for b in beats.values()):
             return (
@@ -64,17 +65,19 @@ class StallWatch:
         self._since = time.monotonic()
         self._said: str | None = None
 
-    async def check(self, client: Redis, progress: int, beats: dict[str, Heartbeat]) -> None:
+    async def check(self, client: Redis, progress: int, beats: dict[str, Heartbeat]) -> bool:
+        """True while progress has stopped for ``after`` s (saying why, once)."""
         now = time.monotonic()
         if progress != self._seen:
             self._seen, self._since, self._said = progress, now, None
-            return
+            return False
         if now - self._since < self.after:
-            return
+            return False
         reason = await why_stalled(client, beats)
         if reason and reason != self._said:
             logger.warning("no progress for %.0f s: %s", now - self._since, reason)
             self._said = reason
+        return True
 
 
 class LagWatch:

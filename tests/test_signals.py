@@ -1,0 +1,64 @@
+"""One stop request is one stop request, however and whenever it comes (issue 24): a
+signal sent to a role's whole process group, or in its first instants, ends it with one
+line and a documented code, never a traceback or a silent -15."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+
+import pytest
+
+from tests.processes import python_m, role_env
+from tests.support import ROOT
+
+
+def started(module: str, env: dict[str, str]) -> subprocess.Popen[str]:
+    """``python -m module`` in a process group of its own, as a shell starts it."""
+    return subprocess.Popen(
+        python_m(module, ["--plain"] if module == "monitor" else []),
+        env=env,
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("module", ["monitor", "sender", "producer", "launcher"])
+def test_a_signal_while_a_role_starts_ends_it_with_one_line(
+    redis_url: str, run_name: str, module: str, sig: signal.Signals
+) -> None:
+    """Sent while the role imports (0.2 s): exit 128 + signal with one line; it used to be
+    a KeyboardInterrupt traceback, or -15 with nothing said."""
+    proc = started(module, role_env(redis_url, run_name))
+    time.sleep(0.2)
+    os.killpg(proc.pid, sig)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 128 + sig, err
+    assert err.strip().endswith("before it started: nothing was done"), err
+    assert len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("module", ["monitor", "sender"])
+def test_a_signal_to_the_process_group_is_one_stop_request(
+    redis_url: str, run_name: str, module: str
+) -> None:
+    """SIGTERM to the group of a role waiting for its run, sent twice within a few
+    milliseconds (as a launcher in front of it forwards it): one graceful stop, exit 0."""
+    proc = started(module, role_env(redis_url, run_name))
+    deadline = time.monotonic() + 20
+    assert proc.stderr is not None
+    while "waiting for run" not in proc.stderr.readline():  # its handlers are in place
+        assert time.monotonic() < deadline and proc.poll() is None
+    os.killpg(proc.pid, signal.SIGTERM)
+    time.sleep(0.01)
+    os.killpg(proc.pid, signal.SIGTERM)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "exits now" not in err and "Traceback" not in err
