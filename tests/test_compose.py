@@ -1,8 +1,10 @@
-"""Issues 5 and 12: the Compose stack, without a Docker engine.
+"""Issues 5, 12 and 25: the Compose stack, without a Docker engine.
 
 - the structure of docker-compose.yml, the Dockerfile and .dockerignore: one build per
   image, plain logs (no tty), the Redis host port a variable, a Dockerfile any builder
-  takes (no BuildKit-only syntax, no frontend fetched from a registry);
+  takes (no BuildKit-only syntax, no frontend fetched from a registry), two stages (no uv
+  in the image, no fakeredis), base images pinned, Redis restarted and its data volume a
+  variable;
 - ``docker-compose`` (v1.29, CI installs it): ``config -q``, the port variable, the order
   in which it prepares images;
 - a smoke test running each service's own command and environment as local processes on
@@ -20,6 +22,7 @@ import re
 import shutil
 import subprocess
 import time
+import tomllib
 from pathlib import Path
 from typing import Any, cast
 
@@ -49,6 +52,9 @@ from tests.support import ROOT
 ROLES = {"producer": "sms-producer", "sender": "sms-sender", "monitor": "sms-monitor"}
 CONFIG_TARGET = "/config/config.yaml"
 PORT_VARIABLE = "SMS_REDIS_PORT"
+DATA_VARIABLE = "SMS_REDIS_DATA"
+# An exact release and the digest of its index: the tag alone may move under a rebuild.
+PINNED = r"(?P<tag>[\w.-]+)@sha256:[0-9a-f]{64}"
 DEFAULT_HOST_PORT = 6380  # clear of a developer's own Redis on 6379
 README_COMPOSE = re.compile(r"<!-- section: compose -->(.*?)<!-- section: ", re.S)
 
@@ -76,11 +82,15 @@ def default_stack(services: dict[str, Any]) -> dict[str, Any]:
 def test_compose_has_the_four_services_and_no_obsolete_version(compose: dict[str, Any]) -> None:
     assert set(default_stack(compose["services"])) == {"redis", "producer", "sender", "monitor"}
     assert "version" not in compose  # the Compose Specification format
+    # No top-level `name:` either: docker-compose 1.29 refuses the key (its schema allows
+    # only `x-` extensions beside services, networks, volumes, configs and secrets).
+    assert "name" not in compose
 
 
 def test_redis_is_7_with_aof_healthcheck_and_loopback_only_port(services: dict[str, Any]) -> None:
     redis_svc = services["redis"]
-    assert re.fullmatch(r"redis:7(\.\d+)*-alpine", redis_svc["image"])
+    pinned = re.fullmatch(rf"redis:{PINNED}", redis_svc["image"])
+    assert pinned and re.fullmatch(r"7\.\d+\.\d+-alpine", pinned["tag"]), redis_svc["image"]
     command = " ".join(redis_svc["command"])
     assert re.search(r"--appendonly\s+yes", command)
     test = redis_svc["healthcheck"]["test"]
@@ -90,6 +100,15 @@ def test_redis_is_7_with_aof_healthcheck_and_loopback_only_port(services: dict[s
         f"127.0.0.1:{DEFAULT_HOST_PORT}:6379"
     ]
     assert any(str(v).endswith(":/data") for v in redis_svc.get("volumes", []))
+    # Back after a crash or a daemon restart, with its runs; stopped, it stays stopped.
+    assert redis_svc["restart"] == "unless-stopped"
+
+
+def test_the_redis_data_volume_is_named_unless_a_folder_is_given(services: dict[str, Any]) -> None:
+    (volume,) = services["redis"]["volumes"]
+    assert _interpolate(volume, {}) == "redis-data:/data"
+    assert _interpolate(volume, {DATA_VARIABLE: "/srv/sms-redis"}) == "/srv/sms-redis:/data"
+    assert "redis-data" in load_compose()["volumes"]
 
 
 @pytest.mark.parametrize("name", sorted(ROLES))
@@ -157,9 +176,17 @@ def test_the_readme_names_the_port_variable_its_default_and_explicit_host_urls()
     assert PORT_VARIABLE in section
     assert f"redis://127.0.0.1:{DEFAULT_HOST_PORT}/0" in section
     # Roles started from a host shell name their server: none of them has a default.
-    for line in section.splitlines():
+    commands = [
+        line
+        for block in re.findall(r"```sh\n(.*?)```", section, re.S)
+        for line in block.splitlines()
+    ]
+    assert any("uv run sms-" in line for line in commands)
+    for line in commands:
         if re.search(r"\buv run sms-(sender|producer|monitor|sim)\b", line):
             assert re.search(r"REDIS_URL=redis://|--redis-url", line), line
+    # Where Redis keeps its files, and what names the project.
+    assert DATA_VARIABLE in section and "COMPOSE_PROJECT_NAME" in section
 
 
 def test_each_image_is_built_by_exactly_one_service_and_pulled_by_none(
@@ -191,29 +218,70 @@ def test_the_mounted_config_is_the_seed_fleet_of_five() -> None:
     assert len({(p.mean_time, p.failure_rate) for p in cfg.senders or []}) == 5
 
 
-def test_dockerfile_layers_install_dependencies_before_the_code() -> None:
-    lines = [
-        line.strip()
-        for line in _joined_lines((ROOT / "Dockerfile").read_text(encoding="utf-8"))
-        if line.strip() and not line.strip().startswith("#")
-    ]
-    assert lines[0] == "FROM python:3.11-slim"
+def _dockerfile_stages() -> list[list[str]]:
+    """The Dockerfile's instructions (continuations joined, comments dropped), by stage."""
+    stages: list[list[str]] = []
+    for line in _joined_lines((ROOT / "Dockerfile").read_text(encoding="utf-8")):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if stripped.startswith("FROM "):
+            stages.append([])
+        assert stages, f"an instruction before the first FROM: {stripped}"
+        stages[-1].append(stripped)
+    return stages
 
-    def index(pattern: str) -> int:
+
+def test_dockerfile_builds_in_one_stage_and_runs_in_another_without_uv() -> None:
+    uv, build, runtime = _dockerfile_stages()
+    assert re.fullmatch(r"FROM ghcr\.io/astral-sh/uv:\d+\.\d+\.\d+ AS uv", uv[0])
+    assert len(uv) == 1
+    # The same Python twice, pinned: the venv's interpreter is the base image's own.
+    python = re.fullmatch(rf"FROM python:{PINNED}( AS build)?", build[0])
+    assert python and re.fullmatch(r"3\.11\.\d+-slim-bookworm", python["tag"]), build[0]
+    assert build[0] == runtime[0] + " AS build"
+    lock = (ROOT / "uv.lock").read_text(encoding="utf-8")
+    assert f'requires-python = ">={python["tag"][:4]}"' in lock
+
+    def index(lines: list[str], pattern: str) -> int:
         hits = [i for i, line in enumerate(lines) if re.search(pattern, line)]
         assert hits, f"no line matches {pattern!r}"
         return hits[0]
 
-    lock = index(r"^COPY .*pyproject\.toml.*uv\.lock")
-    deps = index(r"uv sync --frozen --no-dev --no-install-project")
-    code = index(r"^COPY .*\b(common|producer|sender|monitor|launcher)\b")
-    project = index(r"uv sync --frozen --no-dev(?!.*--no-install-project)")
-    user = index(r"^USER ")
-    assert lock < deps < code < project < user
-    assert index(r"^COPY --from=ghcr\.io/astral-sh/uv") < deps
-    assert not re.match(r"USER (root|0)\b", lines[user])
+    # Build: dependencies first (a layer rebuilt only when the lock changes), then the code.
+    assert index(build, r"^COPY --from=uv /uv ") < index(build, r"uv sync")
+    lock_copy = index(build, r"^COPY .*pyproject\.toml.*uv\.lock")
+    deps = index(build, r"uv sync --frozen --no-dev --no-install-project")
+    code = index(build, r"^COPY .*\b(common|producer|sender|monitor|launcher)\b")
+    project = index(build, r"uv sync --frozen --no-dev --no-editable(?!.*--no-install-project)")
+    assert lock_copy < deps < code < project
+    for line in build:  # the image leaves every extra out (fakeredis: `embedded`)
+        assert not re.search(r"--(extra|all-extras)\b", line), line
+    # Runtime: the venv and the config, nothing built here, no uv, a non-root numeric user.
+    copies = [line for line in runtime if line.startswith(("COPY", "ADD"))]
+    assert copies == ["COPY --from=build /app/.venv /app/.venv", "COPY config.yaml ./"]
+    assert not any(re.search(r"--from=uv\b|\buvx? (sync|pip|run)\b", line) for line in runtime)
+    (user,) = [line for line in runtime if line.startswith("USER ")]
+    assert re.fullmatch(r"USER [1-9]\d{3,}:[1-9]\d{3,}", user), user
+    assert any("PATH=/app/.venv/bin:$PATH" in line for line in runtime)
     for script in ("sms-sim", "sms-producer", "sms-sender", "sms-monitor"):
         assert script in (ROOT / "pyproject.toml").read_text(encoding="utf-8")
+
+
+def test_fakeredis_is_an_extra_the_image_leaves_out_and_uv_run_installs() -> None:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+
+    def named(requirements: list[str]) -> list[str]:
+        return [r for r in requirements if re.match(r"fakeredis\b", r)]
+
+    assert named(project["project"]["dependencies"]) == []
+    assert named(project["project"]["optional-dependencies"]["embedded"]) == [
+        "fakeredis[lua]>=2.26"
+    ]
+    # `uv run` syncs the dev group: `uv run sms-sim run` works without redis-server.
+    assert named(project["dependency-groups"]["dev"]) == ["fakeredis[lua]>=2.26"]
+    lock = (ROOT / "uv.lock").read_text(encoding="utf-8")
+    assert 'provides-extras = ["embedded"]' in lock
 
 
 def _joined_lines(text: str) -> list[str]:
@@ -353,7 +421,8 @@ def test_the_observe_profile_adds_prometheus_scraping_the_monitor(
 ) -> None:
     prom = services["prometheus"]
     assert prom["profiles"] == ["observe"]  # not in the default stack
-    assert re.fullmatch(r"prom/prometheus:v[\d.]+", prom["image"])  # a pinned release
+    pinned = re.fullmatch(rf"prom/prometheus:{PINNED}", prom["image"])  # a pinned release
+    assert pinned and re.fullmatch(r"v\d+\.\d+\.\d+", pinned["tag"]), prom["image"]
     assert f"--config.file={PROMETHEUS_CONFIG}" in prom["command"]
     mounts = {m.target: m for m in bind_mounts(prom)}
     assert mounts[PROMETHEUS_CONFIG].source == "./observe/prometheus.yml"
