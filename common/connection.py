@@ -27,7 +27,7 @@ from common.errors import (
     UsageProblem,
     translate,
 )
-from common.integrity import explain
+from common.integrity import EVICTING, explain
 from common.keys import RunKeys
 from common.retry import Outage
 from common.target import RedisTarget, mask_url, plain_url
@@ -107,7 +107,14 @@ class EmbeddedRedis:
     """One in-process Redis server; every client made from it sees the same data."""
 
     def __init__(self) -> None:
-        import fakeredis  # noqa: PLC0415 (only sms-sim run needs it: keeps role start-up fast)
+        try:
+            import fakeredis  # noqa: PLC0415 (only sms-sim run needs it: quick role start-up)
+        except ImportError:
+            raise UsageProblem(
+                "no Redis named and no redis-server installed, and the embedded Redis is not "
+                "installed either: give --redis-url URL (or set REDIS_URL), install "
+                "redis-server, or install sms-sim[embedded]"
+            ) from None
 
         self._fakeredis = fakeredis
         self.server = fakeredis.FakeServer(version=(7, 0))
@@ -174,8 +181,8 @@ async def check_server(client: Redis, target: RedisTarget) -> None:
     except rx.AuthenticationError as exc:
         raise _at(translate(exc), target) from None
     except (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError) as exc:
-        hint = " (rediss:// means TLS: does the server speak TLS?)" if target.tls else ""
         why = str(exc) or f"no answer within {FIRST_CONTACT:g} s"
+        hint = _tls_hint(target, why)
         raise RedisUnavailable(f"cannot reach Redis at {target.display}: {why}{hint}") from None
     except rx.RedisError as exc:
         raise _at(translate(exc), target) from None
@@ -189,7 +196,19 @@ async def check_server(client: Redis, target: RedisTarget) -> None:
         await _refuse_eviction(client, target)
 
 
-EVICTING = "allkeys-"  # policies that may evict any key; volatile-* evict only keys with a TTL
+def _tls_hint(target: RedisTarget, why: str) -> str:
+    """What a failed first contact likely means about TLS, or ""."""
+    if target.tls and "certificate verify failed" in why.lower():
+        return (
+            " (the server's TLS certificate is not trusted here: pass the CA that signed it "
+            "with ?ssl_ca_certs=/path/to/ca.pem in the URL, and connect by a name or "
+            "address the certificate holds)"
+        )
+    if target.tls:
+        return " (rediss:// means TLS: does the server speak TLS on this port?)"
+    if "reset by peer" in why or "closed by server" in why.lower():
+        return " (a server that speaks only TLS resets plain connections: try rediss://)"
+    return ""
 
 
 async def _refuse_eviction(client: Redis, target: RedisTarget) -> None:

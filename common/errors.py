@@ -107,10 +107,18 @@ def translate(exc: BaseException, run: str | None = None) -> BaseException:
         if isinstance(exc, cls):
             return make(text)
     if isinstance(exc, rx.ResponseError):
-        if text.startswith(RUN_GONE_REPLIES):
-            return run_gone(run or "?")
-        if "DB index is out of range" in text:
-            return TargetRefused(f"Redis has no such database: {text}")
-        if text.startswith("OOM"):
-            return RedisRefused(_OUT_OF_MEMORY)
+        return _reply(text, run) or exc
     return exc
+
+
+def _reply(text: str, run: str | None) -> SimError | None:
+    """What an error reply means to the user, when it is one of ours."""
+    if text.startswith(RUN_GONE_REPLIES):
+        return run_gone(run or "?")
+    if "DB index is out of range" in text:
+        return TargetRefused(f"Redis has no such database: {text}")
+    if text.startswith("OOM"):
+        return RedisRefused(_OUT_OF_MEMORY)
+    if "can't run this command" in text or text.startswith("NOPERM"):  # a script's command
+        return RedisRefused(f"the Redis user may not run a command this needs: {text}")
+    return None

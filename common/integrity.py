@@ -15,6 +15,8 @@ from common import keys as k
 from common.errors import RunMissing
 from common.keys import RunKeys
 
+EVICTING = "allkeys-"  # the policies that may evict keys without a TTL, as a run's are
+
 EXPLAIN_WITHIN = 5.0  # seconds the explanation may take (Redis may be the problem)
 
 
@@ -76,8 +78,9 @@ async def _outbox_problem(client: Redis, keys: RunKeys) -> str | None:
 
 
 async def evictions(client: Redis) -> tuple[int, str]:
-    """Keys Redis has evicted since it started, and its policy: (0, policy) when it does
-    not evict (or cannot say: INFO not permitted)."""
+    """Keys Redis has evicted since it started, and its policy: (0, policy) when its policy
+    cannot evict a run's keys (noeviction, or volatile-*: they have no TTL) or it cannot
+    say (INFO not permitted)."""
     try:
         stats, memory = await client.info("stats"), await client.info("memory")
     except RedisError:
@@ -85,7 +88,8 @@ async def evictions(client: Redis) -> tuple[int, str]:
     evicted = sum(int(node.get("evicted_keys") or 0) for node in _nodes(stats))
     policies = {str(node.get("maxmemory_policy", "noeviction")) for node in _nodes(memory)}
     policy = ", ".join(sorted(policies))
-    return (evicted if policies != {"noeviction"} else 0), policy
+    evicting = any(p.startswith(EVICTING) for p in policies)
+    return (evicted if evicting else 0), policy
 
 
 def _nodes(info: dict[str, Any]) -> list[dict[str, Any]]:

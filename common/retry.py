@@ -92,6 +92,7 @@ class Outage:
         self.give_up = give_up
         self.cap = cap
         self._since: float | None = None
+        self._cause: BaseException | None = None  # what began the current outage
         self._full = False  # the outage is Redis out of memory: only a write ends it
         self._connected = False
         self.problem = ""  # what the current outage is, for the heartbeat ("" when none)
@@ -113,7 +114,7 @@ class Outage:
                 if not transient(exc) or not self._connected:
                     raise
                 if self._given_up(exc, sent):
-                    raise _unanswered(exc, self.give_up) from None
+                    raise _unanswered(self._cause or exc, self.give_up) from None
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.cap)
                 continue
@@ -136,7 +137,7 @@ class Outage:
         """Note the outage (one warning at its start); True once it lasted ``give_up``."""
         now = time.monotonic()
         if self._since is None:
-            self._since = sent
+            self._since, self._cause = sent, exc
             self._full = isinstance(exc, OutOfMemoryError)
             self.problem = _describe(exc)
             detail = str(exc) or "no answer"
@@ -151,13 +152,14 @@ class Outage:
     def _recovered(self) -> None:
         if self._since is not None:
             logger.info("%s: Redis is back after %.1f s", self.what, time.monotonic() - self._since)
-            self._since = None
+            self._since, self._cause = None, None
             self.problem = ""
 
 
 def _unanswered(exc: BaseException, give_up: float) -> BaseException:
-    """The error a role ends with: Redis's own, or (a command we stopped waiting for) a
-    Redis timeout saying so."""
+    """The error a role ends with: the one that began the outage (out of memory, a lost
+    connection), or, when that was a command we stopped waiting for, a Redis timeout
+    saying so."""
     if type(exc) is TimeoutError:
         return RedisTimeoutError(f"Redis did not answer for {give_up:g} s (REDIS_GIVE_UP)")
     return exc

@@ -250,6 +250,13 @@ class MonitorSettings(RoleSettings):
     report: Path | None = None
     keep_results: bool = False
     metrics_port: int | None = Field(default=None, ge=0, le=65535)  # 0: any free port
+    metrics_addr: str = Field(
+        default="0.0.0.0", min_length=1, description="Address /metrics listens on."
+    )
+    # Two scrapes at 15 s (Prometheus's example configuration), fifteen at observe's 2 s.
+    metrics_hold: Seconds = Field(
+        default=30.0, description="Seconds /metrics stays up after the final report."
+    )
     csv: Path | None = None
 
     @classmethod
@@ -265,8 +272,10 @@ class MonitorSettings(RoleSettings):
         if path.is_dir():
             name = "periods.csv" if info.field_name == "csv" else "report.html"
             raise ValueError(f"{path} is a directory; give a file name such as {path}/{name}")
-        folder = next((p for p in path.absolute().parents if p.exists()), None)
-        if folder is None or not folder.is_dir() or not os.access(folder, os.W_OK):
+        folder = path.absolute().parent  # never created: a typo must not make folders
+        if not folder.exists():
+            raise ValueError(f"cannot create {path}: no folder {folder}")
+        if not folder.is_dir() or not os.access(folder, os.W_OK):
             raise ValueError(f"cannot create {path}: {folder} is not a writable directory")
         return path
 

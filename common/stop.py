@@ -15,12 +15,13 @@ import time
 logger = logging.getLogger(__name__)
 
 SAME_SIGNAL = 0.5  # seconds within which a repeated signal is the same one
+_first: list[float] = []  # when the first stop signal came (monotonic seconds)
 
 
 def install_stop_handlers(stop: asyncio.Event, what: str) -> None:
     """SIGINT/SIGTERM set ``stop``; a second one ends the process immediately."""
     loop = asyncio.get_running_loop()
-    first: list[float] = []
+    first = _first
 
     def handle(signum: int) -> None:
         if first and time.monotonic() - first[0] < SAME_SIGNAL:
@@ -34,3 +35,18 @@ def install_stop_handlers(stop: asyncio.Event, what: str) -> None:
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, handle, sig)
+
+
+def hand_over() -> None:
+    """As a role's main coroutine ends, its event loop still running: when a stop signal
+    came, the process is ending, and a copy of that signal still on its way (a process
+    group's, forwarded by ``uv run``) must not kill it (-15) while it prints its summary.
+    Left to the loop, closing it restores the defaults; a Python handler would be undone
+    too, as the interpreter finalizes. Ignoring is kept to the end: what is left is
+    milliseconds of output."""
+    if not _first:
+        return
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.remove_signal_handler(sig)
+        signal.signal(sig, signal.SIG_IGN)

@@ -48,6 +48,10 @@ def monitor(
     report: Path | None = option(M, "report", "Write an HTML report here at the end."),
     keep_results: bool = option(M, "keep_results", "Keep the results stream (no trimming)."),
     metrics_port: int | None = option(M, "metrics_port", "Serve Prometheus /metrics here."),
+    metrics_addr: str = option(M, "metrics_addr", "Address /metrics listens on."),
+    metrics_hold: float = option(
+        M, "metrics_hold", "Seconds /metrics stays up after the final report (Ctrl-C ends it)."
+    ),
     csv: Path | None = option(M, "csv", "Write one CSV row per report period here."),
 ) -> None:
     """Report sent, failed attempts, timings and per-sender figures until the run completes."""
@@ -63,8 +67,10 @@ async def _main(settings: MonitorSettings) -> Report | None:
     target = settings.target
     with open_outputs(settings) as outputs:  # a port in use: exit 2 before the run
         view = outputs.around(make_view(settings.plain))
-        async with client_for(target, "monitor") as client:
-            return await Monitor(client, settings, view, target).watch(stop)
+        async with client_for(target, "monitor", settings.run) as client:
+            rep = await Monitor(client, settings, view, target).watch(stop)
+        await outputs.linger(rep)  # Prometheus scrapes the end
+        return rep
 
 
 def main(argv: list[str] | None = None) -> None:

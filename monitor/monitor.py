@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 from redis.asyncio import Redis
 
+from common import clock
 from common import keys as k
+from common.integrity import check_outboxes, evictions
 from common.keys import RunKeys
 from common.run import RunState, require_state, wait_for_run
 from common.settings import MonitorSettings
@@ -17,10 +18,12 @@ from monitor.figures.forecaster import Forecaster
 from monitor.figures.report import Report, build
 from monitor.figures.snapshot import Snapshot
 from monitor.follow.partitions import Readers
+from monitor.follow.reader import Read
 from monitor.follow.stall import LagWatch, StallWatch
 from monitor.tally.stats import Stats
 from monitor.views import history
 from monitor.views.html import write_report
+from monitor.views.outputs import Tallied
 from monitor.views.view import View, close_view
 
 logger = logging.getLogger(__name__)
@@ -51,6 +54,8 @@ class Monitor:
         self.lag = LagWatch()
         # a worker process forecasts the fleet, unless all is one process (the embedded Redis)
         self.forecaster = Forecaster(in_thread=self.target.embedded)
+        # outputs that take the running totals as results are read (/metrics)
+        self.tally = view.tally if isinstance(view, Tallied) else None
 
     @property
     def stats(self) -> Stats:
@@ -74,6 +79,7 @@ class Monitor:
         if state is None:
             return None
         self.reader.attach(state)
+        evicted_before, _ = await evictions(self.client)
         await self.reader.load_checkpoint()
         self.created = float(await self.client.hget(self.keys.run_meta, k.META_CREATED) or 0)
         self.view.update(build(await self.snapshot(state), forecaster=self.forecaster))
@@ -86,9 +92,23 @@ class Monitor:
         rep = build(snap, final=True, forecaster=self.forecaster)
         await self.reader.save_checkpoint()
         self.view.finish(rep)
+        await self._say_evictions(evicted_before)
         self._write_report(rep)
         await history.keep(self.client, self.keys, self.reader.run_id, rep)
         return rep
+
+    async def _say_evictions(self, before: int) -> None:
+        """A server that evicts (allowed by REDIS_ALLOW_EVICTION=1) evicted keys during the
+        run: its counts may be wrong, and the summary must not pass for exact."""
+        evicted, policy = await evictions(self.client)
+        if evicted > before:
+            logger.warning(
+                "Redis evicted %d key(s) during this run (maxmemory-policy %s): a run's keys "
+                "may be among them, so its counts may be wrong (a message lost or counted "
+                "twice); run on a server with maxmemory-policy noeviction",
+                evicted - before,
+                policy,
+            )
 
     def _write_report(self, rep: Report) -> None:
         path = self.settings.report
@@ -113,6 +133,7 @@ class Monitor:
             complete = self._complete(state)
             block = None if complete else max(int(wait * 1000), 1)
             read = await self.reader.read(block, fresh=complete)
+            self._tally(read)
             if complete and read.caught_up:  # caught up after "complete"
                 break
             if read.caught_up:  # let results gather
@@ -120,21 +141,29 @@ class Monitor:
             if loop.time() >= next_report:
                 snap = await self.snapshot(state)
                 self.view.update(build(snap, forecaster=self.forecaster))
-                await self.stall.check(self.client, self.stats.attempts, snap.senders)
+                if await self.stall.check(self.client, self.stats.attempts, snap.senders):
+                    await check_outboxes(self.client, self.keys, state.partitions)
                 self.lag.check(snap.senders, state.time_scale)
                 await self.reader.save_checkpoint()
                 next_report = max(next_report + period, loop.time())
         return state
 
     async def _drain(self, state: RunState) -> RunState:
-        """Stopped before the run completed: count what is recorded by now (a sender may
-        have written its last outcomes meanwhile), so the summary holds all of it."""
-        if self._complete(state):
+        """Stopped before the run completed, or caught up with a run complete by the count
+        of results but not by the state read before them (its last results were recorded
+        in between): read the state again, then count what is recorded by now (a sender
+        may have written its last outcomes meanwhile), so the summary holds all of it."""
+        if state.complete and self._complete(state):
             return state
         state = await require_state(self.client, self.keys, self.reader.run_id)
         while (await self.reader.read(None, fresh=True)).more:
             pass
         return state
+
+    def _tally(self, read: Read) -> None:
+        """Hand the running totals to the outputs that take them, when a read counted some."""
+        if self.tally is not None and (read.count or read.took_over):
+            self.tally([reader.stats for reader in self.reader.readers])
 
     def _complete(self, state: RunState) -> bool:
         """Done when every message is delivered (as counted here), abandoned or
@@ -144,7 +173,8 @@ class Monitor:
 
     async def snapshot(self, state: RunState) -> Snapshot:
         senders = await self.reader.senders()
-        now = time.time()
+        await clock.CLOCK.refresh(self.client)
+        now = clock.now()
         url = self.target.display
         self.created = state.created or self.created  # sms-sim run sets it as its fleet starts
         return Snapshot(self.keys.run, state, self.stats, senders, self.created, now, url)

@@ -53,9 +53,7 @@ def test_a_sender_two_hours_behind_dead_letters_nothing(redis_url: str, run_name
         r.close()
 
 
-def test_skewed_clocks_agree_on_elapsed_latency_and_liveness(
-    redis_url: str, run_name: str
-) -> None:
+def test_skewed_clocks_agree_on_elapsed_latency_and_liveness(redis_url: str, run_name: str) -> None:
     """Producer 90 s ahead, senders 90 s behind and on time, monitor 45 s ahead: the
     summary gives the run's real length (it said 99.4 s for a 10 s run), latencies of
     milliseconds (p50 was 90.9 s), the true rate, and both senders done (the one behind

@@ -5,6 +5,8 @@ and the counts that remain agree."""
 
 from __future__ import annotations
 
+import asyncio
+import io
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +21,7 @@ from common.errors import RunMissing, run_gone
 from common.integrity import check_outboxes, explain
 from common.keys import RunKeys
 from common.run import ensure_group
+from common.settings import MonitorSettings
 from tests.processes import Role, finish, python_m, role_env, spawn, stop_all
 from tests.support import RedisServer, start_redis_server, sync_client, wait_until
 
@@ -114,3 +117,41 @@ def test_keys_evicted_mid_run_are_reported_as_eviction(
     finally:
         stop_all([run])
         r.close()
+
+
+async def test_keys_evicted_during_a_run_that_completes_are_said(
+    evicting: RedisServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A server allowed to evict (REDIS_ALLOW_EVICTION=1) evicts keys while a run goes on,
+    the run's own spared: the monitor's summary is followed by a warning that its counts
+    may be wrong, since they cannot be known exact."""
+    from monitor.monitor import Monitor  # noqa: PLC0415
+    from monitor.views.plain import PlainView  # noqa: PLC0415
+    from tests.roles import produce_now, send_all  # noqa: PLC0415
+
+    admin = redis.Redis(port=evicting.port)
+    admin.config_set("maxmemory-policy", "allkeys-lru")
+    admin.mset({f"junk:{i}": "x" * 1000 for i in range(3000)})
+    await asyncio.sleep(2.1)  # the junk is idle: LRU evicts it, not the run's keys touched since
+    client = Redis.from_url(evicting.url, decode_responses=True)
+
+    class Evicting(PlainView):
+        def update(self, rep: Any) -> None:  # the first report: evict some junk
+            if admin.get("maxmemory") is None:
+                used = int(admin.info("memory")["used_memory"])
+                admin.config_set("maxmemory", used - 500_000)
+                admin.set("trigger", "x")
+            super().update(rep)
+
+    try:
+        await produce_now(client, "evicted-after", 30)
+        await send_all(client, "evicted-after")
+        settings = MonitorSettings(run="evicted-after", report_period=0.05)
+        rep = await Monitor(client, settings, Evicting(io.StringIO())).watch(asyncio.Event())
+        assert rep is not None and rep.state == "complete" and rep.sent == 30
+        assert "Redis evicted" in caplog.text and "counts may be wrong" in caplog.text
+        assert int(admin.info("stats")["evicted_keys"]) > 0
+    finally:
+        admin.config_set("maxmemory", 0)
+        admin.close()
+        await client.aclose()

@@ -1,9 +1,12 @@
-"""Issue 14 item 1: the Grafana dashboard and the Prometheus config in observe/.
+"""Issues 14 and 25: the Grafana dashboard and the Prometheus config in observe/.
 
 The dashboard is checked against a schema of what Grafana needs from it (pydantic
-models, strict about the parts this project writes), every panel's queries name only
-metrics the monitor exports, and, where ``promtool`` is installed (CI installs Debian's
-``prometheus``), each query parses as PromQL and the Prometheus config is valid.
+models, strict about the parts this project writes), every query (panels and
+annotations) names only metrics the monitor exports, filters by the ``run`` (and
+``profile``) variables, keeps runs apart, counts a run once however many monitors export
+it, and shows rates per simulated second; where ``promtool`` is installed (CI installs
+Debian's ``prometheus``), each query parses as PromQL and the Prometheus config is valid.
+``tests/test_prometheus_server.py`` has a real Prometheus evaluate every query.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from tests.support import ROOT
 DASHBOARD = ROOT / "observe" / "grafana-dashboard.json"
 PROMETHEUS = ROOT / "observe" / "prometheus.yml"
 METRIC = re.compile(r"\bsms_sim_[a-z0-9_]+")
+SELECTOR = re.compile(r"\bsms_sim_[a-z0-9_]+(\{[^}]*\})?")
 PROMTOOL = shutil.which("promtool")
 
 
@@ -69,6 +73,21 @@ class Templating(BaseModel):
     list: list[Variable]
 
 
+class Annotation(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    name: str = Field(min_length=1)
+    datasource: Datasource
+    enable: bool
+    expr: str = Field(min_length=1)
+    titleFormat: str = Field(min_length=1)
+    tagKeys: str = ""
+
+
+class Annotations(BaseModel):
+    list: list[Annotation]
+
+
 class Dashboard(BaseModel):
     model_config = ConfigDict(extra="allow")
 
@@ -76,7 +95,18 @@ class Dashboard(BaseModel):
     title: str = Field(min_length=1)
     schemaVersion: int = Field(ge=30)
     templating: Templating
+    annotations: Annotations
     panels: list[Panel] = Field(min_length=1)
+
+    def queries(self) -> list[tuple[str, str]]:
+        """(where, PromQL) of every query: each panel target, each annotation."""
+        found = [
+            (f"{p.title} {t.refId} {t.legendFormat}", t.expr)
+            for p in self.panels
+            for t in p.targets
+        ]
+        notes = self.annotations.list
+        return found + [(f"annotation {a.name} tags {a.tagKeys}", a.expr) for a in notes]
 
 
 @pytest.fixture(scope="module")
@@ -92,19 +122,24 @@ def test_the_dashboard_loads_and_its_panels_are_laid_out(dashboard: Dashboard) -
         refs = [t.refId for t in panel.targets]
         assert len(refs) == len(set(refs)), panel.title
     variables = {v.name: v.type for v in dashboard.templating.list}
-    assert variables == {"datasource": "datasource", "run": "query"}
+    assert variables == {"datasource": "datasource", "run": "query", "profile": "query"}
+    profile = next(v for v in dashboard.templating.list if v.name == "profile")
+    assert "sms_sim_sender_info" in str(profile.model_extra)  # the profiles of the runs chosen
 
 
-def test_panels_use_only_exported_metrics_and_the_run_variable(dashboard: Dashboard) -> None:
+def test_queries_use_only_exported_metrics_and_the_variables(dashboard: Dashboard) -> None:
     exported = metrics.names()
     used = set()
-    for panel in dashboard.panels:
-        for target in panel.targets:
-            names = set(METRIC.findall(target.expr))
-            assert names, (panel.title, target.expr)
-            assert names <= exported, (panel.title, names - exported)
-            assert 'run=~"$run"' in target.expr, (panel.title, target.expr)
-            used |= names
+    for where, expr in dashboard.queries():
+        names = set(METRIC.findall(expr))
+        assert names, (where, expr)
+        assert names <= exported, (where, names - exported)
+        # Every selector names the runs chosen; one grouped by profile, the profiles too.
+        for selector in SELECTOR.findall(expr):
+            assert 'run=~"$run"' in selector, (where, expr)
+        if "{{profile}}" in where or "profile" in where.split("tags ")[-1]:
+            assert 'profile=~"$profile"' in expr, (where, expr)  # shown by profile
+        used |= names
     # Every figure the issue asks for is on the dashboard.
     for name in (
         "sms_sim_messages_sent_total",
@@ -116,16 +151,52 @@ def test_panels_use_only_exported_metrics_and_the_run_variable(dashboard: Dashbo
         "sms_sim_predicted_messages_per_second",
         "sms_sim_attempt_duration_seconds_bucket",
         "sms_sim_enqueue_to_delivered_seconds_bucket",
+        "sms_sim_time_scale",
+        "sms_sim_sender_info",
     ):
         assert name in used, name
+
+
+def test_each_selector_is_aggregated_over_monitors(dashboard: Dashboard) -> None:
+    """Two monitors exporting one run are two ``instance``s of every series: each query
+    takes one of them (``max by``, over labels without ``instance``) before adding up
+    (``tests/test_prometheus_server.py`` checks the sums for real)."""
+    for where, expr in dashboard.queries():
+        for found in re.finditer(r"\bsms_sim_[a-z0-9_]+\{", expr):
+            before = expr[: found.start()]
+            assert re.search(r"(max|count) by \([^)]*\) \((rate\()?$", before), (where, expr)
+
+
+def test_percentiles_keep_runs_apart(dashboard: Dashboard) -> None:
+    quantiles = [(w, e) for w, e in dashboard.queries() if "histogram_quantile" in e]
+    assert len(quantiles) == 6
+    for where, expr in quantiles:
+        assert re.match(r"histogram_quantile\(0\.\d+, (sum|max) by \(run, le\) ", expr), where
+
+
+def test_rates_are_per_simulated_second(dashboard: Dashboard) -> None:
+    """A counter's rate() is per real second: a rate shown is divided by the run's time
+    scale (simulated seconds per real second); a ratio of two rates, or a quantile, needs
+    none."""
+    for where, expr in dashboard.queries():
+        if "rate(" not in expr or "histogram_quantile" in expr:
+            continue
+        scaled = re.search(r" / on \(run\)( group_left)? max by \(run\) \(sms_sim_time_scale", expr)
+        ratio = expr.count("rate(") == 2 and "sms_sim_time_scale" not in expr
+        assert scaled or ratio, (where, expr)
+
+
+def test_outages_are_annotations(dashboard: Dashboard) -> None:
+    (outage,) = dashboard.annotations.list
+    assert 'status="outage"' in outage.expr and outage.enable
+    assert set(outage.tagKeys.split(",")) == {"run", "profile"}
 
 
 @pytest.mark.skipif(PROMTOOL is None, reason="promtool not installed (Debian: prometheus)")
 def test_every_panel_query_is_valid_promql(dashboard: Dashboard, tmp_path: Path) -> None:
     rules = [
-        {"record": f"sms_sim:panel{p.id}:{t.refId}", "expr": _grafana_free(t.expr)}
-        for p in dashboard.panels
-        for t in p.targets
+        {"record": f"sms_sim:query{i}", "expr": grafana_free(expr)}
+        for i, (_, expr) in enumerate(dashboard.queries())
     ]
     path = tmp_path / "rules.yml"
     path.write_text(yaml.safe_dump({"groups": [{"name": "dashboard", "rules": rules}]}))
@@ -151,6 +222,10 @@ def test_the_prometheus_config_is_valid() -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def _grafana_free(expr: str) -> str:
+def grafana_free(expr: str, rate_interval: str = "1m", run: str = ".*") -> str:
     """The query as Prometheus gets it once Grafana has filled in its variables."""
-    return expr.replace("$__rate_interval", "1m").replace("$run", ".*")
+    return (
+        expr.replace("$__rate_interval", rate_interval)
+        .replace("$run", run)
+        .replace("$profile", ".*")
+    )

@@ -53,8 +53,9 @@ COUNTER, GAUGE, HISTOGRAM = "counter", "gauge", "histogram"
 class Metric:
     """How Prometheus sees a figure (``sms_sim_`` + ``name``; a counter adds ``_total``).
 
-    ``per_sender``: one series per sender, labelled ``sender`` (their sum is the run's
-    figure); ``source``: the field read for the samples when it is not the figure's own
+    ``per_sender``: a sender's figure, exported as one series per sender profile,
+    labelled ``profile`` (their sum is the run's figure); ``source``: the field read for
+    the samples when it is not the figure's own
     (a histogram reads the distribution itself, not its percentiles)."""
 
     name: str

@@ -89,6 +89,12 @@ class Report:
     delivered: Line  # (seconds since the start, messages delivered by then)
     delivered_by: tuple[tuple[str, Line], ...]  # the same per sender, by name
     expected: Line  # messages delivered by then as the fleet predicts (empty: unbounded)
+    # queue wait + send of the deliveries in each step of the throughput chart that has
+    # any: (seconds since the start, mean, largest), simulated seconds
+    waits: tuple[tuple[float, float, float], ...] = ()
+    # per sender, by name: its series' bucket width and (start, deliveries) of each bucket
+    # holding any, simulated seconds since the start
+    buckets_by: tuple[tuple[str, float, Line], ...] = ()
 
     @property
     def complete(self) -> bool:
@@ -169,6 +175,8 @@ def build(snap: Snapshot, final: bool = False, forecaster: Forecaster | None = N
         delivered=_delivered(s.series, clock, elapsed),
         delivered_by=tuple((row.name, _delivered(row.series, clock, elapsed)) for row in rows),
         expected=p.expected,
+        waits=_waits(s.series, clock, snap.end),
+        buckets_by=tuple((row.name, *_buckets(row.series, clock)) for row in rows),
     )
 
 
@@ -218,6 +226,18 @@ def _throughput(series: Series, clock: Clock, end: float) -> Line:
     """Deliveries per simulated second over simulated time."""
     points = series.rates(clock.origin, end)
     return tuple((clock.span(x), clock.rate(y)) for x, y in points)
+
+
+def _waits(series: Series, clock: Clock, end: float) -> tuple[tuple[float, float, float], ...]:
+    """Queue wait + send over simulated time, in the throughput chart's steps."""
+    points = series.wait_steps(clock.origin, end)
+    return tuple((clock.span(x), clock.span(mean), clock.span(most)) for x, mean, most in points)
+
+
+def _buckets(series: Series, clock: Clock) -> tuple[float, Line]:
+    """A sender's deliveries per bucket of its series, in simulated time."""
+    found = tuple((clock.sim(start), float(n)) for start, n in series.buckets())
+    return clock.span(series.width), found
 
 
 def _delivered(series: Series, clock: Clock, elapsed: float) -> Line:

@@ -135,15 +135,16 @@ class _Unreadable(Exception):
 
 def _slice(
     entries: list[tuple[Any, Any]],
-) -> tuple[dict[Any, _Batch], list[float], list[float]]:
-    """Each sender's attempts in ``entries``, the latencies and when each delivery was
-    recorded; _Unreadable when an entry is not in the senders' layout with finite numbers
-    (nothing is counted then)."""
+) -> tuple[dict[Any, _Batch], list[float], list[float], list[float]]:
+    """Each sender's attempts in ``entries``, the latencies, when each delivery was
+    recorded and when each of those with a latency was; _Unreadable when an entry is not
+    in the senders' layout with finite numbers (nothing is counted then)."""
     undecoded = bool(entries) and isinstance(entries[0][0], bytes)
     sender, duration, ts, one, dup, latency = _BYTE_NAMES if undecoded else _NAMES
     batches: dict[Any, _Batch] = {}
     latencies: list[float] = []
     delivered: list[float] = []
+    timed: list[float] = []  # when each latency's delivery was recorded
     try:
         for _, f in entries:
             if not (  # the senders' own layout (common.results), read by position
@@ -174,6 +175,7 @@ def _slice(
                 delivered.append(ts_value)
                 if extra == latency:
                     latencies.append(float(f[_EXTRA]))
+                    timed.append(ts_value)
         for batch in batches.values():
             _finite(sum(batch.durations) + sum(batch.ts) + batch.late)
             if min(batch.durations) < 0:
@@ -181,7 +183,7 @@ def _slice(
         _finite(sum(latencies))
     except (ValueError, TypeError, IndexError):
         raise _Unreadable from None
-    return batches, latencies, delivered
+    return batches, latencies, delivered, timed
 
 
 def _finite(total: float) -> None:
@@ -236,7 +238,7 @@ class Stats:
         entry instead, and what cannot be counted is ignored (``ignored``).
         """
         try:
-            batches, latencies, delivered = _slice(entries)
+            batches, latencies, delivered, timed = _slice(entries)
         except _Unreadable:
             for _, fields in entries:
                 self._apply_fields(fields)
@@ -245,6 +247,7 @@ class Stats:
             self._apply_batch(_text(name), batch)
         self.latency.add_many(latencies)
         self.series.add_many(delivered)
+        self.series.add_waits(timed, latencies)
 
     def _apply_fields(self, fields: dict[Any, Any] | list[Any]) -> None:
         """One entry in any field order (written by hand, or by another version)."""
@@ -299,6 +302,7 @@ class Stats:
             self.series.add(ts)
             if latency is not None:
                 self.latency.add(latency)
+                self.series.add_waits([ts], [latency])
 
     @property
     def sent(self) -> int:

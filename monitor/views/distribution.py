@@ -36,6 +36,15 @@ def x_range(hist: LogHistogram, mean: float | None, shape: float) -> float:
     return max(observed, expected)
 
 
+def bulk_range(hist: LogHistogram, mean: float | None, shape: float) -> float:
+    """How far right to draw on an axis shared by several senders: past the bulk of the
+    gamma curve and twice and a half the observed median, so a few long attempts (the
+    timeouts of an outage) do not squeeze every chart to its left edge."""
+    observed = hist.quantile(0.5) * 2.5 if hist.count else 0.0
+    expected = mean * (1 + 4 / math.sqrt(shape)) if mean else 0.0
+    return max(observed, expected)
+
+
 def density_bins(hist: LogHistogram, x_max: float, bins: int = BINS) -> list[Bar]:
     """(low, high, density) bars over [0, about x_max], each about ``x_max / bins`` wide with
     its edges on bucket edges; the densities integrate to the share of observations in range

@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 from redis.asyncio import Redis
@@ -82,3 +83,50 @@ def test_json_is_the_only_thing_on_stdout(tmp_path: Path) -> None:
     assert json.loads(lines[0])["sent"] == 20
     assert ESC not in done.stderr  # stderr is a pipe here: plain lines
     assert any(line.startswith("run=json-only ") for line in done.stderr.splitlines())
+
+
+async def test_a_run_completed_between_its_state_and_its_results_is_complete(
+    fake: Redis, keys: RunKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The monitor reads the run's state, then its results. Stopped (by ``sms-sim run``,
+    once its senders are done) right after the read that found the last results, it holds
+    a state read before them: complete by its count of results, not by that state. The
+    final report is complete (it said "stopped" with every message delivered: ~3 runs in
+    470)."""
+    from common import run as run_module  # noqa: PLC0415
+    from monitor import monitor as module  # noqa: PLC0415
+    from tests.roles import produce_now, send_all  # noqa: PLC0415
+
+    await produce_now(fake, keys.run, 20)
+    await send_all(fake, keys.run)
+    settings = MonitorSettings(run=keys.run, report_period=0.05, keep_results=True)
+    monitor = Monitor(fake, settings, PlainView(io.StringIO()))
+    real = run_module.require_state
+    stale = 0
+
+    async def read_before_the_last_batch(client: Redis, rk: RunKeys, run_id: str) -> RunState:
+        """The state as it was before the last batch was recorded, until the monitor has
+        read every result (then the state is read after it, as it is)."""
+        nonlocal stale
+        state = await real(client, rk, run_id)
+        if monitor.stats.sent >= state.total:
+            return state
+        stale += 1
+        return RunState(state.total, state.produced, state.done, state.delivered - 1, 0)
+
+    stop = asyncio.Event()
+    read = monitor.reader.read
+
+    async def then_stopped(block: int | None, fresh: bool = False) -> Any:
+        """The read that finds the last results; ``sms-sim run`` stops the monitor then
+        (its senders are done)."""
+        done = await read(block, fresh=fresh)
+        if monitor.stats.sent >= 20:
+            stop.set()
+        return done
+
+    monkeypatch.setattr(module, "require_state", read_before_the_last_batch)
+    monkeypatch.setattr(monitor.reader, "read", then_stopped)
+    rep = await asyncio.wait_for(monitor.watch(stop), 10)
+    assert stale >= 1
+    assert rep is not None and rep.state == "complete" and rep.sent == 20

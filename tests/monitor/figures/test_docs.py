@@ -39,7 +39,7 @@ def _names(figure: Figure) -> str:
 def _metric(figure: Figure) -> str:
     metric = figure.metric
     name = PREFIX + metric.name + ("_total" if metric.type == COUNTER else "")
-    labels = "run, sender" if metric.per_sender else "run"
+    labels = "run, profile" if metric.per_sender else "run"
     if figure.kind is Kind.PERCENTILES and metric.type != HISTOGRAM:
         labels += ", percentile"
     return f"`{name}` ({metric.type}; {labels})"

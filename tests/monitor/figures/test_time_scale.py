@@ -133,12 +133,14 @@ def test_scale_one_reads_as_it_always_has() -> None:
 
 # The plain line and the final text of this snapshot, as the monitor printed them before
 # issue 13 (a run at scale 1; the rate of the last 10 s then came from the monitor's own
-# samples: 10 msg/s, as the deliveries' times say too).
+# samples: 10 msg/s, as the deliveries' times say too). The delivery times are those of
+# the time series' 1/64 s buckets (issue 25; 1/8 s before: 20.0000 / 38.0000 / 39.6250 s;
+# the deliveries' own are 19.95 / 37.95 / 39.55 s).
 BEFORE_PLAIN = (
     "run=golden elapsed=40.0s sent=400/1000 pct=40.0 rate=10.0/s avg_rate=10.0/s "
     "pred_rate=14.0/s pred_now=14.0/s eta=60.0s failed_attempts=134 attempts=534 "
-    "fail_ratio=25.1% avg_attempt=0.1199s avg_per_msg=0.1601s delivery_p50=20.0000s "
-    "delivery_p95=38.0000s delivery_p99=39.6250s wait_p50=0.8958s wait_p95=1.3909s "
+    "fail_ratio=25.1% avg_attempt=0.1199s avg_per_msg=0.1601s delivery_p50=19.9531s "
+    "delivery_p95=37.9531s delivery_p99=39.5625s wait_p50=0.8958s wait_p95=1.3909s "
     "wait_p99=1.3909s attempt_p50=0.1188s attempt_p95=0.1604s attempt_p99=0.1604s dups=0 "
     "abandoned=0 dead=0 live=2 idle=0 gone=0 done=0"
 )
@@ -156,7 +158,7 @@ run 'golden' stopped in 40.0s
   abandoned                                     0
   dead letters                                  0
   percentiles                                   p50 / p95 / p99
-  delivery time (from the run's start)          20.0000 / 38.0000 / 39.6250 s
+  delivery time (from the run's start)          19.9531 / 37.9531 / 39.5625 s
   queue wait + send (enqueue to delivered)      0.8958 / 1.3909 / 1.3909 s
   attempt time                                  0.1188 / 0.1604 / 0.1604 s
   gw-a: status=live slots=2 sent=320 share=80.0% failed_attempts=134 fail_ratio=29.5% \

@@ -12,6 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 from redis.asyncio import Redis
 
 from common import keys as k
@@ -29,7 +30,8 @@ from tests.monitor.support import NOW, info, sample_report
 def test_report_holds_the_summary_and_one_chart_per_sender() -> None:
     page = report_html(sample_report())
     assert page.startswith("<!DOCTYPE html>")
-    assert page.count('<svg class="dist"') == 3  # gw-a, gw-b, gw-c
+    assert page.count('<svg class="dist"') == 2  # gw-a, gw-b
+    assert '<b>gw-c</b></figcaption><p class="note">No chart: no attempt recorded.' in page
     assert page.count('<svg class="timeline"') == 1
     for label in (
         "sent (messages delivered)",
@@ -46,7 +48,7 @@ def test_report_holds_the_summary_and_one_chart_per_sender() -> None:
     ):
         assert label in page, label
     for name in ("gw-a", "gw-b", "gw-c"):
-        assert f"<h3>{name}</h3>" in page
+        assert f"<b>{name}</b>" in page  # each chart's caption
 
 
 def test_report_is_self_contained() -> None:
@@ -63,10 +65,18 @@ def test_sender_names_are_escaped() -> None:
     assert "&lt;b&gt;gw&lt;/b&gt;" in page
 
 
-def test_write_report_creates_the_file(tmp_path: Path) -> None:
-    path = tmp_path / "reports" / "run.html"
+def test_write_report_writes_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "run.html"
     write_report(sample_report(), path)
-    assert path.read_text(encoding="utf-8").count('<svg class="dist"') == 3
+    assert path.read_text(encoding="utf-8").count('<svg class="dist"') == 2
+
+
+def test_write_report_makes_no_folder(tmp_path: Path) -> None:
+    """A missing folder is refused when the settings are read, before the run; the
+    report itself never creates one (as root, a typo would make folders under /)."""
+    with pytest.raises(FileNotFoundError):
+        write_report(sample_report(), tmp_path / "reports" / "run.html")
+    assert not (tmp_path / "reports").exists()
 
 
 def test_throughput_comes_from_the_results_timestamps() -> None:
@@ -77,7 +87,8 @@ def test_throughput_comes_from_the_results_timestamps() -> None:
     points = snap.throughput
     assert points[0][0] >= 0 and points[-1][0] <= 8.0
     busy = [rate for x, rate in points if 0.5 < x < 3.5]
-    assert busy and all(math.isclose(rate, 10.0, rel_tol=0.01) for rate in busy)
+    # steps of whole buckets hold 8 or 9 of the deliveries 0.1 s apart
+    assert busy and all(math.isclose(rate, 10.0, rel_tol=0.12) for rate in busy)
     assert all(rate == 0 for x, rate in points if x > 4.5)
 
 
@@ -139,4 +150,4 @@ async def test_monitor_writes_the_report_at_the_end(
     assert snap is not None and snap.sent == 4
     page = path.read_text(encoding="utf-8")
     assert page.count('<svg class="dist"') == 2
-    assert "<h3>gw-1</h3>" in page and "<h3>gw-2</h3>" in page
+    assert "<b>gw-1</b>" in page and "<b>gw-2</b>" in page
