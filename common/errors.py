@@ -16,6 +16,9 @@ EXIT_USAGE = 2
 # A second SIGINT / SIGTERM ends a role at once, with the shell's codes (128 + signal).
 EXIT_SIGINT = 130
 EXIT_SIGTERM = 143
+# The run completed and a threshold it was given failed (k6's code): a drill that did not
+# meet its goals, told apart from a failure to run it.
+EXIT_THRESHOLDS = 99
 
 
 class SimError(Exception):

@@ -24,6 +24,7 @@ META_ABANDONED = "abandoned"
 META_DEAD = "dead_letters"
 META_PROFILE_CLAIMS = "profile_claims"
 META_UNDELIVERABLE = "undeliverable"  # messages to an undeliverable number (permanent)
+META_DUPLICATES = "duplicates"  # deliveries of a message delivered before (suppressed)
 # Run-level parameters, fixed when the run is created, read by every role.
 META_TIME_SCALE = "time_scale"  # simulated seconds per real second
 META_INVALID_FRACTION = "invalid_fraction"  # share of undeliverable recipients
@@ -48,6 +49,7 @@ META_FIELDS = (
     META_PROFILE_CLAIMS,
     META_DELIVERED_BASE,
     META_UNDELIVERABLE,
+    META_DUPLICATES,
     META_TIME_SCALE,
     META_INVALID_FRACTION,
     META_ACCOUNT_RATE,

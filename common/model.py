@@ -157,6 +157,8 @@ class SimConfig(Strict):
     invalid_fraction: Fraction = 0.0
     account: AccountCap | None = None
     partitions: Partitions = 1
+    # figure -> condition, judged at the end (monitor/figures/thresholds.py checks them)
+    thresholds: dict[str, str] = Field(default_factory=dict, max_length=100)
     senders: list[SenderProfile] | None = None
 
     @classmethod

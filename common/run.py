@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import difflib
 import logging
 from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.asyncio.cluster import RedisCluster
 from redis.exceptions import ResponseError
 
 from common import keys as k
@@ -35,6 +37,7 @@ class RunState:
     account_rate: float | None = None
     account_burst: int = 1
     partitions: int = 1
+    duplicates: int = 0  # suppressed deliveries of messages delivered before
 
     @property
     def finished(self) -> int:
@@ -61,6 +64,7 @@ _FIELDS = (
     k.META_ACCOUNT_RATE,
     k.META_ACCOUNT_BURST,
     k.META_PARTITIONS,
+    k.META_DUPLICATES,
 )
 # A partition's own counters (each partition of a run of several keeps them in its meta).
 _COUNTS = (
@@ -69,6 +73,7 @@ _COUNTS = (
     k.META_ABANDONED,
     k.META_DEAD,
     k.META_UNDELIVERABLE,
+    k.META_DUPLICATES,
 )
 
 
@@ -98,6 +103,7 @@ async def read_state(client: Redis, keys: RunKeys) -> RunState | None:
         account_rate=float(account_rate) if account_rate else None,
         account_burst=int(meta[k.META_ACCOUNT_BURST] or 1),
         partitions=partitions,
+        duplicates=counts[k.META_DUPLICATES],
     )
 
 
@@ -125,7 +131,8 @@ async def require_state(client: Redis, keys: RunKeys, run_id: str) -> RunState:
 async def wait_for_run(
     client: Redis, keys: RunKeys, stop: asyncio.Event, poll: float = 0.2
 ) -> RunState | None:
-    """Wait until the producer has created the run, saying once that we wait.
+    """Wait until the producer has created the run, saying once that we wait, and which
+    runs the server has (a misspelt ``--run`` waits for ever otherwise).
 
     Returns None if ``stop`` is set first.
     """
@@ -135,11 +142,68 @@ async def wait_for_run(
         if state is not None:
             return state
         if not said:
-            logger.info("waiting for run %r to appear (start sms-producer)", keys.run)
+            logger.info(
+                "waiting for run %r to appear (start sms-producer)%s",
+                keys.run,
+                f"; {found}" if (found := await runs_on_server(client, keys.run)) else "",
+            )
             said = True
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), poll)
     return None
+
+
+RUNS_NAMED = 10  # runs a message names at most
+_RUNS_READ = 1000  # runs looked at, at most (the closest to a name is among them)
+_SCAN_COUNT = 1000  # keys one SCAN step looks at
+_SCAN_STEPS = 100  # SCAN steps at most: a server of millions of keys is not read through
+
+
+async def run_names(client: Redis, limit: int = _RUNS_READ) -> tuple[list[str], bool]:
+    """The names of runs the server holds (each has a meta hash, ``sms:{RUN}:meta``),
+    sorted, at most ``limit``, and whether there may be more (more runs, or more keys
+    than ``_SCAN_STEPS`` steps of SCAN looked at)."""
+    pattern = RunKeys("*").run_meta  # sms:{*}:meta (a partition's tag has a ':' in it)
+    found: set[str] = set()
+    if isinstance(client, RedisCluster):  # its SCAN goes node by node
+        async for key in client.scan_iter(match=pattern, count=_SCAN_COUNT):
+            found.update(_run_of_meta(key))
+            if len(found) > limit:
+                break
+        return sorted(found)[:limit], len(found) > limit
+    cursor: int | bytes | str = 0
+    for _ in range(_SCAN_STEPS):
+        cursor, keys = await client.scan(cursor=int(cursor), match=pattern, count=_SCAN_COUNT)
+        for key in keys:
+            found.update(_run_of_meta(key))
+        if int(cursor) == 0 or len(found) > limit:
+            break
+    return sorted(found)[:limit], len(found) > limit or int(cursor) != 0
+
+
+def _run_of_meta(key: str | bytes) -> list[str]:
+    """``sms:{NAME}:meta`` -> [NAME]; [] for a partition's meta (``sms:{NAME:P}:meta``)."""
+    text = key.decode() if isinstance(key, bytes) else key
+    name = text[len("sms:{") : -len("}:meta")]
+    return [name] if name and ":" not in name else []
+
+
+async def runs_on_server(client: Redis, wanted: str | None = None) -> str:
+    """``runs on this server: a, b`` (the first ``RUNS_NAMED``, then ``...``), with ``did
+    you mean`` the one closest to ``wanted``; ``no run on this server yet``; or "" when
+    the server does not let us look (an ACL without SCAN)."""
+    try:
+        names, more = await run_names(client)
+    except ResponseError as exc:
+        logger.debug("cannot list the runs: %s", exc)
+        return ""
+    if not names:
+        return "no run on this server yet"
+    shown = names[:RUNS_NAMED]
+    etc = ", ..." if more or len(names) > len(shown) else ""
+    close = difflib.get_close_matches(wanted, names, n=1) if wanted else []
+    meant = f" (did you mean {close[0]!r}?)" if close else ""
+    return f"runs on this server: {', '.join(shown)}{etc}{meant}"
 
 
 async def ensure_group(client: Redis, keys: RunKeys) -> None:

@@ -258,6 +258,12 @@ class MonitorSettings(RoleSettings):
         default=30.0, description="Seconds /metrics stays up after the final report."
     )
     csv: Path | None = None
+    # figure -> condition: the goals the run must meet (monitor/figures/thresholds.py)
+    thresholds: dict[str, str] = Field(
+        default_factory=dict,
+        max_length=100,
+        description='Goals judged at the end, JSON: {"delivered_95": "<= 10m"} (exit 99).',
+    )
 
     @classmethod
     def env_name(cls, field: str) -> str:
@@ -281,7 +287,7 @@ class MonitorSettings(RoleSettings):
 
     @classmethod
     def from_config(cls, cfg: SimConfig) -> dict[str, Any]:
-        return {"report_period": cfg.report_period}
+        return {"report_period": cfg.report_period, "thresholds": cfg.thresholds}
 
 
 S = TypeVar("S", bound=RoleSettings)

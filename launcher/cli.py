@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import logging
 import sys
@@ -12,9 +13,11 @@ import typer
 from pydantic import ValidationError
 
 from common.cli import (
+    Command,
     fail,
     given,
     option,
+    reads,
     redis_option,
     run_async,
     run_cli,
@@ -24,16 +27,18 @@ from common.cli import (
 )
 from common.configfile import describe
 from common.connection import client_for
-from common.errors import EXIT_USAGE, SimError
+from common.errors import EXIT_USAGE, SimError, UsageProblem
 from common.keys import RunKeys
 from common.logs import setup_logging
-from common.settings import MonitorSettings, ProducerSettings, RoleSettings
+from common.run import runs_on_server
+from common.settings import MonitorSettings, ProducerSettings, RoleSettings, SenderSettings
 from common.stop import install_stop_handlers
 from common.target import RedisTarget
 from common.virtual.forecast import Effort, forecast
 from launcher import forecasts, planning, runs, runs_text, verification
 from launcher.simulate import LauncherSettings, Plan, WorkersLost, plan, reset, simulate
 from monitor.figures.report import Report
+from monitor.goals import exit_on_thresholds, threshold_option, with_thresholds
 from monitor.views.json_summary import summary
 from monitor.views.outputs import open_outputs
 from monitor.views.view import make_view
@@ -53,7 +58,9 @@ def sim(version: bool = version_option()) -> None:
 M = MonitorSettings
 
 
-@app.command("run")
+@app.command("run", cls=Command)
+# The senders' variables too (SENDER_CONCURRENCY sets every sender's slots): not --gateways.
+@reads(LauncherSettings, ProducerSettings, SenderSettings, MonitorSettings, ignoring=["gateways"])
 def run_cmd(
     ctx: typer.Context,
     config: Path | None = typer.Argument(
@@ -87,6 +94,10 @@ def run_cmd(
     plain: bool = option(M, "plain", "One key=value line per report."),
     report: Path | None = option(M, "report", "Write a self-contained HTML report here."),
     metrics_port: int | None = option(M, "metrics_port", "Serve Prometheus /metrics here."),
+    metrics_addr: str = option(M, "metrics_addr", "Address /metrics listens on."),
+    metrics_hold: float = option(
+        M, "metrics_hold", "Seconds /metrics stays up after the final report (Ctrl-C ends it)."
+    ),
     csv: Path | None = option(M, "csv", "Write one CSV row per report period here."),
     workers: int | None = option(
         LauncherSettings,
@@ -94,13 +105,19 @@ def run_cmd(
         "Processes the senders are spread over (default: the machine's cores).",
         show_default=False,
     ),
+    threshold: list[str] | None = threshold_option(),
 ) -> None:
     """Run the producer, one sender per configured profile and the monitor; the senders
     spread over --workers processes."""
-    the_plan = _plan_or_exit(given(ctx))
+    flags = given(ctx)
+    flags.pop("threshold", None)
+    the_plan = _plan_or_exit(flags)
+    monitor = with_thresholds(PROG, the_plan.monitor, threshold)
+    the_plan = dataclasses.replace(the_plan, monitor=monitor)
     rep = run_async(PROG, _simulate(the_plan))
     if rep is not None and the_plan.monitor.json_output:
         print(json.dumps(summary(rep)))
+    exit_on_thresholds(PROG, rep)
 
 
 def _plan_or_exit(flags: dict[str, object]) -> Plan:
@@ -120,22 +137,29 @@ async def _simulate(the_plan: Plan) -> Report | None:
     with open_outputs(the_plan.monitor) as outputs:  # a port in use: exit 2 before the run
         view = outputs.around(make_view(the_plan.monitor.plain))
         try:
-            return await simulate(the_plan, view, stop)
+            rep = await simulate(the_plan, view, stop)
         except WorkersLost as exc:
             if exc.report is not None and the_plan.monitor.json_output:
                 print(json.dumps(summary(exc.report)))
             raise
+        await outputs.linger(rep)  # Prometheus scrapes the end
+        return rep
 
 
-@app.command("reset")
+@app.command("reset", cls=Command)
 def reset_cmd(
     ctx: typer.Context,
-    run: str = run_option(),
+    run: str = option(
+        RoleSettings, "run", "The run to delete (no default: name it).", show_default=False
+    ),
     redis_url: str | None = redis_option(),
 ) -> None:
-    """Delete every key of a run."""
+    """Delete every key of a run: the run named by --run (or SMS_RUN), never one by
+    default; a run that is not on the server is an error (exit 2)."""
     opts = settings_or_exit(PROG, RoleSettings, given(ctx))
     target = _named_server(opts, "reset")
+    if "run" not in opts.model_fields_set:  # not named: neither --run, SMS_RUN nor .env
+        fail(PROG, "reset deletes a run: name it with --run NAME (nothing deleted)", EXIT_USAGE)
     deleted = run_async(PROG, _reset(target, opts.run))
     print(f"run {opts.run!r}: deleted {deleted} key(s) on {target.display}")
 
@@ -151,11 +175,19 @@ def _named_server(opts: RoleSettings, command: str) -> RedisTarget:
 
 
 async def _reset(target: RedisTarget, run: str) -> int:
+    """The keys deleted; UsageProblem (nothing deleted) when the run is not there."""
     async with client_for(target, "reset") as client:
-        return await reset(client, RunKeys(run))
+        deleted = await reset(client, RunKeys(run))
+        if not deleted:
+            found = await runs_on_server(client, run)
+            raise UsageProblem(
+                f"no run {run!r} on {target.display}: nothing deleted"
+                + (f" ({found})" if found else "")
+            )
+        return deleted
 
 
-@app.command("runs")
+@app.command("runs", cls=Command)
 def runs_cmd(
     ctx: typer.Context,
     redis_url: str | None = redis_option(),
@@ -170,7 +202,7 @@ def runs_cmd(
         print(runs_text.runs_text(found))
 
 
-@app.command("show")
+@app.command("show", cls=Command)
 def show_cmd(
     ctx: typer.Context,
     run: str = typer.Argument(..., help="The run's name."),
@@ -183,7 +215,7 @@ def show_cmd(
     print(json.dumps(stored.summary) if json_output else runs_text.show_text(stored))
 
 
-@app.command("compare")
+@app.command("compare", cls=Command)
 def compare_cmd(
     ctx: typer.Context,
     run_a: str = typer.Argument(..., help="The first run."),
@@ -196,7 +228,7 @@ def compare_cmd(
     print(runs_text.compare_text(first, second))
 
 
-@app.command("predict")
+@app.command("predict", cls=Command)
 def predict_cmd(
     config: Path | None = typer.Argument(
         None, help="YAML config (default: the built-in example fleet).", envvar="SMS_CONFIG"
@@ -234,7 +266,7 @@ def predict_cmd(
         print(forecasts.forecast_text(cfg, found, source))
 
 
-@app.command("plan")
+@app.command("plan", cls=Command)
 def plan_cmd(
     config: Path | None = typer.Argument(
         None, help="YAML config (default: the built-in example fleet).", envvar="SMS_CONFIG"

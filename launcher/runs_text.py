@@ -15,8 +15,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from common.errors import SimError
 from common.format import duration
 from monitor.figures.catalogue import FIGURES, SENDER_FIGURES, Kind
+from monitor.figures.thresholds import Verdict, parse
 from monitor.tally.quantiles import NAMES
 from monitor.views import formatting as fig
 from monitor.views.history import StoredRun
@@ -227,7 +229,31 @@ def show_text(stored: StoredRun) -> str:
     for sender in s.get("senders") or []:
         cells = (show_value(kind, value(sender)) for _, (kind, value) in _sender_columns())
         sender_rows.append((str(sender.get("name")), *cells))
-    return "\n".join([head, table(rows, "  "), "per sender:", table(sender_rows, "  ")])
+    shown = [head, table(rows, "  "), "per sender:", table(sender_rows, "  ")]
+    return "\n".join([*shown, *_thresholds(s)])
+
+
+def _thresholds(s: Summary) -> list[str]:
+    """The run's thresholds as its summary kept them: a heading, then a line each."""
+    kept = s.get("thresholds")
+    if not isinstance(kept, list) or not kept:
+        return []
+    rows, good = [], 0
+    for item in kept:
+        if not isinstance(item, dict):
+            continue
+        figure, condition = str(item.get("figure")), str(item.get("condition"))
+        passed, value = item.get("passed"), item.get("value")
+        good += passed is True
+        try:
+            (threshold,) = parse({figure: condition})
+            number = float(value) if isinstance(value, int | float) else None
+            shown = fig.verdict_value(Verdict(threshold, number, passed))
+        except (SimError, TypeError, ValueError):
+            shown = str(value)
+        status = fig.UNJUDGED if passed is None else fig.PASSED if passed else fig.FAILED
+        rows.append((status, f"{figure} {condition}", shown))
+    return [f"thresholds: {good} of {len(rows)} passed", table(rows, "  ")]
 
 
 def _sender_columns() -> list[tuple[str, tuple[Kind, Callable[[Summary], Value]]]]:

@@ -228,7 +228,9 @@ async def _run_roles(plan: Plan, site: Site, view: View, stop: asyncio.Event) ->
         worker.start(created)
     await producer.enqueue_first()
     monitor = Monitor(make(), plan.monitor, view, site.target)
-    roles = [producer.fill(stop), *([station.run(stop, created)] if station else [])]
+    # The summary ends the output: the senders' end lines are not printed after it.
+    own = [station.run(stop, created, summarised=True)] if station else []
+    roles = [producer.fill(stop), *own]
     watch_stop = asyncio.Event()  # the monitor stops once every other role has left
     watcher = asyncio.create_task(monitor.watch(watch_stop))
     tasks: list[asyncio.Task[Any]] = [asyncio.create_task(role) for role in roles]

@@ -113,7 +113,8 @@ async def _main() -> None:
         private = target.label is not None
         watcher = asyncio.create_task(_stop_on_input(reader, stop, private))
         try:
-            await station.run(stop, float(created) if created else None)
+            # sms-sim run's summary ends the output: no sender's end line after it
+            await station.run(stop, float(created) if created else None, summarised=True)
         finally:
             watcher.cancel()
 

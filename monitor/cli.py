@@ -24,6 +24,7 @@ from common.connection import client_for
 from common.settings import MonitorSettings
 from common.stop import install_stop_handlers
 from monitor.figures.report import Report
+from monitor.goals import exit_on_thresholds, threshold_option, with_thresholds
 from monitor.monitor import Monitor
 from monitor.views.json_summary import summary
 from monitor.views.outputs import open_outputs
@@ -53,12 +54,15 @@ def monitor(
         M, "metrics_hold", "Seconds /metrics stays up after the final report (Ctrl-C ends it)."
     ),
     csv: Path | None = option(M, "csv", "Write one CSV row per report period here."),
+    threshold: list[str] | None = threshold_option(),
 ) -> None:
     """Report sent, failed attempts, timings and per-sender figures until the run completes."""
-    settings = settings_or_exit(PROG, MonitorSettings, given(ctx))
+    flags = given(ctx)
+    settings = with_thresholds(PROG, settings_or_exit(PROG, MonitorSettings, flags), threshold)
     rep = run_async(PROG, _main(settings))
     if rep is not None and settings.json_output:
         print(json.dumps(summary(rep)))
+    exit_on_thresholds(PROG, rep)
 
 
 async def _main(settings: MonitorSettings) -> Report | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import replace
 
 from redis.asyncio import Redis
 
@@ -17,6 +18,7 @@ from common.target import RedisTarget
 from monitor.figures.forecaster import Forecaster
 from monitor.figures.report import Report, build
 from monitor.figures.snapshot import Snapshot
+from monitor.figures.thresholds import judge, parse, reach
 from monitor.follow.partitions import Readers
 from monitor.follow.reader import Read
 from monitor.follow.stall import LagWatch, StallWatch
@@ -54,6 +56,7 @@ class Monitor:
         self.lag = LagWatch()
         # a worker process forecasts the fleet, unless all is one process (the embedded Redis)
         self.forecaster = Forecaster(in_thread=self.target.embedded)
+        self.thresholds = parse(settings.thresholds)  # the drill's goals (cli.py checked them)
         # outputs that take the running totals as results are read (/metrics)
         self.tally = view.tally if isinstance(view, Tallied) else None
 
@@ -90,6 +93,8 @@ class Monitor:
             build(snap, final=True, forecaster=self.forecaster)
             await self.forecaster.wait()
         rep = build(snap, final=True, forecaster=self.forecaster)
+        if self.thresholds:
+            rep = replace(rep, thresholds=judge(self.thresholds, rep, reach(snap)))
         await self.reader.save_checkpoint()
         self.view.finish(rep)
         await self._say_evictions(evicted_before)

@@ -79,7 +79,7 @@ end
 
 local flags, settled = {}, {}
 local counts = {[META.delivered] = 0, [META.abandoned] = 0, [META.dead_letters] = 0,
-                [META.undeliverable] = 0}
+                [META.undeliverable] = 0, [META.duplicates] = 0}
 
 local function dead_letter(sender, id, seq, reason)
   counts[META.dead_letters] = counts[META.dead_letters] + 1
@@ -112,6 +112,7 @@ local function record(kind, sender, id, seq, attempt, duration, late, ts, extra)
     if not latency or latency ~= latency or latency == math.huge or latency == -math.huge then
       dead_letter(sender, id, seq, 'invalid latency')
     elseif settle(n) == 1 then
+      counts[META.duplicates] = counts[META.duplicates] + 1
       result(sender, seq, attempt, '1', duration, late, ts, RESULT.dup, '1')
       return '0', true
     else

@@ -117,10 +117,14 @@ class Station:
         await station.inbox.join()
         return station
 
-    async def run(self, stop: asyncio.Event, created: float | None = None) -> None:
+    async def run(
+        self, stop: asyncio.Event, created: float | None = None, summarised: bool = False
+    ) -> None:
         """Serve the run until it completes (or ``stop`` is set); nothing is lost.
         ``created``: the run's time 0, when it was set after the station joined
-        (``sms-sim run`` starts its clock once its whole fleet has joined)."""
+        (``sms-sim run`` starts its clock once its whole fleet has joined).
+        ``summarised``: a summary listing every sender ends the output (``sms-sim run``),
+        so the senders' own end lines are debug lines, not printed after it."""
         if created is not None:
             self.run_state = dataclasses.replace(self.run_state, created=created)
             self.clock.created = created
@@ -150,8 +154,18 @@ class Station:
             finally:  # even when the run vanished meanwhile: no task is left behind
                 await cancel_all(background)
         await self._beat(STOPPED)
+        self._say_done(summarised)
+
+    def _say_done(self, summarised: bool) -> None:
+        """Each sender's end line; several senders: one line for all of them, each one's
+        at debug; none but debug lines under a summary."""
+        alone = len(self.senders) == 1 and not summarised
         for sender in self.senders:
-            logger.info("sender %s: done, %d delivered", sender.name, sender.sent)
+            level = logging.INFO if alone else logging.DEBUG
+            logger.log(level, "sender %s: done, %d delivered", sender.name, sender.sent)
+        if len(self.senders) > 1 and not summarised:
+            delivered = sum(sender.sent for sender in self.senders)
+            logger.info("%d senders done, %d delivered", len(self.senders), delivered)
 
     async def _consume(self, stop: asyncio.Event) -> None:
         next_sweep = 0.0

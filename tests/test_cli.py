@@ -72,7 +72,7 @@ def test_non_numeric_flag_exits_2(runner: Runner) -> None:
         (producer_app, ["--count", "5"]),
         (sender_app, ["--mean-time", "0", "--failure-rate", "0"]),
         (monitor_app, []),
-        (sim_app, ["reset"]),
+        (sim_app, ["reset", "--run", "blast-1"]),
         (sim_app, ["run", "--plain"]),
     ],
 )

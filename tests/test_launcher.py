@@ -110,3 +110,18 @@ async def test_the_run_starts_when_its_fleet_can_send(
         client = Redis.from_url(redis_url)
         await client.delete(*RunKeys(run_name).all())
         await client.aclose()
+
+
+def test_without_the_embedded_redis_installed_the_way_out_is_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The image leaves fakeredis out (the `embedded` extra): with no server named and no
+    redis-server, one line says what to do (it was `unexpected ModuleNotFoundError`)."""
+    import sys  # noqa: PLC0415
+
+    from common.connection import EmbeddedRedis  # noqa: PLC0415
+    from common.errors import UsageProblem  # noqa: PLC0415
+
+    monkeypatch.setitem(sys.modules, "fakeredis", None)  # import fakeredis: ImportError
+    with pytest.raises(UsageProblem, match=r"--redis-url URL .* sms-sim\[embedded\]"):
+        EmbeddedRedis()

@@ -152,6 +152,7 @@ def _assert_applied(
     assert int(meta.get(k.META_DELIVERED, 0)) == delivered
     assert int(meta.get(k.META_ABANDONED, 0)) == abandoned
     assert int(meta.get(k.META_DEAD, 0)) == len(dead)
+    assert int(meta.get(k.META_DUPLICATES, 0)) == duplicates
     assert int(r.bitcount(keys.delivered)) == len(settled)
     attempts = sum(1 for kind, _ in recorded if kind in ("ok", "fail"))
     assert r.xlen(keys.results) == attempts

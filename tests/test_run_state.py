@@ -29,6 +29,7 @@ META: dict[FieldT, EncodableT] = {
     k.META_ACCOUNT_RATE: "400",
     k.META_ACCOUNT_BURST: "50",
     k.META_PARTITIONS: "1",
+    k.META_DUPLICATES: "6",
 }
 STATE = RunState(
     total=100,
@@ -45,6 +46,7 @@ STATE = RunState(
     account_rate=400.0,
     account_burst=50,
     partitions=1,
+    duplicates=6,
 )
 # A partition's counters, and where RunState keeps each.
 COUNTERS = {
@@ -53,6 +55,7 @@ COUNTERS = {
     k.META_ABANDONED: "abandoned",
     k.META_DEAD: "dead_letters",
     k.META_UNDELIVERABLE: "undeliverable",
+    k.META_DUPLICATES: "duplicates",
 }
 
 

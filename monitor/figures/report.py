@@ -24,6 +24,7 @@ from monitor.figures.health import BEHIND, STATUSES
 from monitor.figures.prediction import delivered_curve, steps
 from monitor.figures.rates import Rates, rates
 from monitor.figures.snapshot import Snapshot
+from monitor.figures.thresholds import Verdict
 from monitor.tally.quantiles import QUANTILES, Percentiles
 from monitor.tally.series import Series
 from monitor.tally.stats import Stats
@@ -95,6 +96,8 @@ class Report:
     # per sender, by name: its series' bucket width and (start, deliveries) of each bucket
     # holding any, simulated seconds since the start
     buckets_by: tuple[tuple[str, float, Line], ...] = ()
+    # the drill's goals (``--threshold``, ``thresholds:``), judged on the final report
+    thresholds: tuple[Verdict, ...] = ()
 
     @property
     def complete(self) -> bool:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from common.format import duration
 from monitor.figures.catalogue import Figure, Kind
 from monitor.figures.report import Report
+from monitor.figures.thresholds import Verdict
 from monitor.tally.quantiles import NAMES, Percentiles
 
 MISSING = "-"
@@ -211,3 +212,49 @@ def distortion(rep: Report) -> str | None:
 def _time(value: float) -> str:
     """``52.1 ms``, ``1.234 s``, ``2m56s``."""
     return secs(value) if value < 60 else duration(value)
+
+
+# --- thresholds -------------------------------------------------------------------------
+
+PASSED, FAILED, UNJUDGED = "passed", "FAILED", "not judged"
+
+
+def verdict_value(verdict: Verdict) -> str:
+    """The figure a threshold was judged on, in its unit: ``9m12s``, ``52.1 ms``,
+    ``2.1%``, ``3``; ``never`` when the run could not give it (95 % never reached)."""
+    value, kind = verdict.value, verdict.threshold.kind
+    if value is None:
+        return "never" if verdict.threshold.figure.startswith("delivered_") else MISSING
+    if kind in (Kind.SPAN, Kind.FINISH):
+        return duration(value)
+    if kind in (Kind.SECONDS, Kind.PERCENTILES):
+        return secs(value)
+    if kind is Kind.RATE:
+        return rate(value)
+    if kind is Kind.RATIO:
+        return f"{100.0 * value:.2f}%"
+    return f"{value:g}"
+
+
+def verdict_status(verdict: Verdict) -> str:
+    return UNJUDGED if verdict.passed is None else PASSED if verdict.passed else FAILED
+
+
+def verdict_text(verdict: Verdict) -> str:
+    """``delivered_95 <= 10m (was 12m03s)``."""
+    return f"{verdict.threshold} (was {verdict_value(verdict)})"
+
+
+def thresholds_lines(rep: Report) -> list[str]:
+    """The final summary's thresholds: a heading saying how many passed, then one line
+    each; none when the run was given none."""
+    verdicts = rep.thresholds
+    if not verdicts:
+        return []
+    if any(v.passed is None for v in verdicts):
+        head = f"thresholds: not judged (the run did not complete): {len(verdicts)}"
+    else:
+        good = sum(1 for v in verdicts if v.passed)
+        head = f"thresholds: {good} of {len(verdicts)} passed"
+    rows = [f"  {verdict_status(v):<10} {v.threshold}: {verdict_value(v)}" for v in verdicts]
+    return [head, *rows]

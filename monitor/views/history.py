@@ -19,16 +19,18 @@ from dataclasses import dataclass
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import ResponseError
 
 from common.errors import RedisRefused
 from common.keys import RunKeys
-from common.run import RunWrites
+from common.run import RunWrites, read_state
 from monitor.figures.report import Report
 from monitor.views.json_summary import summary
 
 logger = logging.getLogger(__name__)
 
 SUMMARY, CREATED, FINISHED = "summary", "created", "finished"
+DUPLICATES = "duplicates_suppressed"  # the summary's figure that can grow after it is kept
 PATTERN = RunKeys("*").summary  # sms:{*}:summary
 SCAN_COUNT = 1000
 
@@ -74,9 +76,21 @@ def _parse(run: str, fields: dict[str, str]) -> StoredRun | None:
 
 
 async def load(client: Redis, run: str) -> StoredRun | None:
-    """The stored summary of ``run``; None when it has none (or an unreadable one)."""
-    fields: dict[str, str] = await client.hgetall(RunKeys(run).summary)  # type: ignore[assignment]
-    return _parse(run, fields) if fields else None
+    """The stored summary of ``run``; None when it has none (or an unreadable one, or a
+    key of that name that is no summary). Duplicates recorded after the summary was kept
+    (a sender's last attempt landing after the last monitor exited) are counted in."""
+    keys = RunKeys(run)
+    try:
+        fields: dict[str, str] = await client.hgetall(keys.summary)  # type: ignore[assignment]
+    except ResponseError as exc:
+        logger.warning("run %r: %s is not a stored summary (%s); left out", run, keys.summary, exc)
+        return None
+    stored = _parse(run, fields) if fields else None
+    state = await read_state(client, keys) if stored else None
+    kept = stored.summary.get(DUPLICATES) if stored else None
+    if stored and state and state.duplicates > (kept if isinstance(kept, int) else 0):
+        stored.summary[DUPLICATES] = state.duplicates
+    return stored
 
 
 def run_of(key: str) -> str:

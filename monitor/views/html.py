@@ -107,6 +107,7 @@ def report_html(rep: Report) -> str:
     body = [
         f"<h1>SMS alert run {escape(rep.run)}: {STATES[rep.state]}</h1>",
         f'<p class="note">Redis {escape(rep.url or "?")}; report generated {generated}.</p>',
+        *_thresholds(rep),
         "<h2>Summary</h2>",
         _distortion(rep),
         f'<div class="tables">{_summary_table(rep)}{_percentiles_table(rep)}</div>',
@@ -235,6 +236,23 @@ def _summary_table(rep: Report) -> str:
         if f.section not in (Section.HEAD, Section.PERCENTILES) and not f.shown_by:
             rows.append([f.label.of(rep.compressed), fig.of_report(f, rep)])
     return _table(None, rows)
+
+
+def _thresholds(rep: Report) -> list[str]:
+    """The drill's goals first, as judged: a heading that says how many passed, a row
+    each (none when the run was given none)."""
+    if not rep.thresholds:
+        return []
+    head, *_ = fig.thresholds_lines(rep)
+    rows = [
+        [
+            fig.verdict_status(v),
+            f"{v.threshold.figure} {v.threshold.condition}",
+            fig.verdict_value(v),
+        ]
+        for v in rep.thresholds
+    ]
+    return [f"<h2>{escape(head.capitalize())}</h2>", _table(["", "threshold", "the run's"], rows)]
 
 
 def _percentiles_table(rep: Report) -> str:

@@ -15,6 +15,7 @@ from typing import Any
 from monitor.figures.catalogue import FIGURES, SENDER_FIGURES
 from monitor.figures.fleet import SenderRow
 from monitor.figures.report import Report
+from monitor.figures.thresholds import Verdict, passed
 from monitor.views.formatting import json_value
 
 
@@ -25,7 +26,23 @@ def summary(rep: Report) -> dict[str, Any]:
     found["elapsed_real"] = round(rep.elapsed_real, 3)
     found["lateness_distorted"] = rep.distorted
     found["senders"] = [sender(row) for row in rep.senders]
+    if rep.thresholds:
+        found["thresholds"] = [verdict(v) for v in rep.thresholds]
+        found["thresholds_passed"] = passed(rep.thresholds)
     return found
+
+
+def verdict(v: Verdict) -> dict[str, Any]:
+    """A threshold as judged: the figure, its condition and limit (in the figure's unit:
+    seconds, a fraction, a count), the value the run gave (null: none), and whether it
+    passed (null: not judged, the run did not complete)."""
+    return {
+        "figure": v.threshold.figure,
+        "condition": v.threshold.condition,
+        "limit": v.threshold.limit,
+        "value": v.value,
+        "passed": v.passed,
+    }
 
 
 def sender(row: SenderRow) -> dict[str, Any]:

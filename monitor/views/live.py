@@ -8,6 +8,10 @@ before a sender's name is cut. The dashboard keeps off the terminal's last colum
 its last line: a ``^C`` the terminal echoes at the end of a full-width line wraps it, and
 a dashboard as high as the terminal scrolls when rich ends it with a newline; either way
 the dashboard would then be cleared one line too low, leaving its top border behind.
+
+Its title says when it was last drawn and how often it is (``updated 14:02:07, every
+2.0 s``: a screen that stopped changing shows it), and a line above the senders' table
+counts them by status (``40 senders: 38 live, 2 outage``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import io
 import logging
 import math
 import sys
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TextIO
@@ -38,7 +43,7 @@ from monitor.figures.catalogue import (
     in_section,
 )
 from monitor.figures.fleet import SenderRow
-from monitor.figures.health import DONE, GONE, IDLE, LIVE, OUTAGE
+from monitor.figures.health import DONE, GONE, IDLE, LIVE, OUTAGE, STATUSES
 from monitor.figures.report import STATES, Report
 from monitor.tally.quantiles import NAMES, Percentiles
 from monitor.views import formatting as fig
@@ -51,14 +56,22 @@ NAME_ROOM = 14  # columns a sender's name keeps before its table drops a column
 MAX_ERRORS = 3  # senders' errors shown under the table
 BORDERS = 2  # lines the panel's borders take
 SENDER_HEAD = 2  # lines the sender table's header takes
+CENSUS = 1  # the line counting the senders by status
 
 
 def render(
-    rep: Report, width: int = WIDE, height: int | None = None, page: int = 0
+    rep: Report,
+    width: int = WIDE,
+    height: int | None = None,
+    page: int = 0,
+    *,
+    updated: str | None = None,
+    every: float | None = None,
 ) -> RenderableType:
     """The whole dashboard for one snapshot, laid out for a terminal ``width`` wide and
     ``height`` high (None: as high as it needs); ``page``: which page of senders to show
-    when they do not all fit (it turns over)."""
+    when they do not all fit (it turns over); ``updated``: when it was drawn (HH:MM:SS),
+    ``every``: seconds since the drawing before (the title says both, as room allows)."""
     inner = width - EDGE - FRAME
     errors = _errors(rep.senders)
     sections = [
@@ -68,13 +81,15 @@ def render(
         _percentiles(rep, short=True),
     ]
     sections, blank, room = _fit_height(sections, height, len(rep.senders), len(errors))
-    rows, footer = _page(rep.senders, room, page)
-    parts: list[RenderableType] = [*sections, Group(_senders(rows, inner), *footer, *errors)]
+    rows, shown = _page(rep.senders, room, page)
+    table = Group(_census(rep, shown), _senders(rows, inner), *errors)
+    parts: list[RenderableType] = [*sections, table]
     body = Group(*_spaced(parts, blank))
     state = STATES[rep.state]
     run = escape(rep.run)
     elapsed = escape(fig.span(rep.elapsed, rep.scale, mark=True))
     title = f"[b]sms-sim[/b]  run [b]{run}[/b]  {state}  elapsed {elapsed}"
+    title += _refreshed(Text.from_markup(title).cell_len, width - EDGE - FRAME, updated, every)
     subtitle = escape(f"redis {rep.url or '?'}")
     return Panel(body, title=title, title_align="left", subtitle=subtitle, width=width - EDGE)
 
@@ -93,7 +108,7 @@ def _fit_height(
     room = 0
     for kept, blank, need in tries:
         shown = sections[:kept]
-        used = BORDERS + sum(t.row_count for t in shown) + SENDER_HEAD + errors
+        used = BORDERS + sum(t.row_count for t in shown) + CENSUS + SENDER_HEAD + errors
         room = height - used - (len(shown) if blank else 0)
         if room >= need:
             return shown, blank, room
@@ -111,17 +126,49 @@ def _spaced(parts: list[RenderableType], blank: bool) -> list[RenderableType]:
 
 def _page(
     rows: tuple[SenderRow, ...], room: int, page: int
-) -> tuple[tuple[SenderRow, ...], list[Text]]:
-    """The rows that fit in ``room`` lines: all of them, or page ``page`` (turning over)
-    with a line saying which these are."""
+) -> tuple[tuple[SenderRow, ...], str | None]:
+    """The rows that fit in ``room`` lines: all of them (and None), or page ``page``
+    (turning over) and which these are, for the line above the table to say."""
     if len(rows) <= room:
-        return rows, []
-    per_page = max(room - 1, 1)
+        return rows, None
+    per_page = max(room, 1)
     pages = math.ceil(len(rows) / per_page)
     first = (page % pages) * per_page
     shown = rows[first : first + per_page]
-    note = f"senders {first + 1}-{first + len(shown)} of {len(rows)} (the rest on the next reports)"
-    return shown, [Text(note, style="dim", no_wrap=True, overflow="ellipsis")]
+    return (
+        shown,
+        f"senders {first + 1}-{first + len(shown)} of {len(rows)} (the rest on the next reports)",
+    )
+
+
+def _refreshed(used: int, room: int, updated: str | None, every: float | None) -> str:
+    """The title's end: ``updated 14:02:07, every 2.0 s``, or as much of it as fits."""
+    if not updated:
+        return ""
+    said = [f"updated {updated}"]
+    if every is not None:
+        said.insert(0, f"{said[0]}, every {every:.1f} s")
+    fits = [text for text in said if used + 2 + len(text) <= room]
+    return f"  [dim]{escape(fits[0])}[/dim]" if fits else ""
+
+
+def _census(rep: Report, page: str | None = None) -> Text:
+    """The line above the senders' table: ``40 senders: 38 live, 2 outage`` (each status
+    there is, in its colour; ``no sender yet`` before the first heartbeat), then which
+    senders the table shows when they do not all fit."""
+    total = sum(rep.statuses.values())
+    line = Text(no_wrap=True, overflow="ellipsis")
+    if not total:
+        line.append("no sender yet", style="dim")
+    else:
+        line.append(f"{total} sender{'s' if total != 1 else ''}: ")
+        counts = [(status, rep.statuses.get(status, 0)) for status in STATUSES]
+        for i, (status, count) in enumerate((s, n) for s, n in counts if n):
+            line.append(", " if i else "")
+            line.append(f"{count} {status}", style=STATUS_STYLE.get(status, ""))
+    if page:
+        line.append(f"; {page}", style="dim")
+    return line
 
 
 def _progress(rep: Report) -> Table:
@@ -301,18 +348,27 @@ class LiveView:
         self._live: Live | None = None
         self._page = 0  # which page of senders the next redraw shows, when they do not fit
         self._moved: list[tuple[logging.StreamHandler[TextIO], TextIO]] = []
+        self._last: float | None = None  # time.monotonic() of the last redraw
 
     def update(self, rep: Report) -> None:
         if self._live is None:
             self._start()
         assert self._live is not None
         width, height = self.console.size
-        self._live.update(render(rep, width, height - 1, self._page), refresh=True)
+        now = time.monotonic()
+        every = None if self._last is None else now - self._last  # since the redraw before
+        self._last = now
+        drawn = render(
+            rep, width, height - 1, self._page, updated=time.strftime("%H:%M:%S"), every=every
+        )
+        self._live.update(drawn, refresh=True)
         self._page += 1
 
     def finish(self, rep: Report) -> None:
         self.close()
         self.console.print(summary_table(rep, self.console.width))
+        for line in fig.thresholds_lines(rep):  # the drill's goals, after the figures
+            self.console.print(line, markup=False, highlight=False)
 
     def close(self) -> None:
         """Stop the live display and give logging its stream back; safe to call twice."""

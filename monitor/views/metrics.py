@@ -74,6 +74,7 @@ RUN, PROFILE, SENDER, STATUS, PERCENTILE = "run", "profile", "sender", "status",
 SENDERS_BY_STATUS = "senders"
 SENDER_INFO = "sender_info"
 TIME_SCALE = "time_scale"
+THRESHOLD = "threshold_passed"  # a drill's goal, once judged: 1 passed, 0 failed
 UNKNOWN_PROFILE = "unknown"  # a sender with no readable heartbeat
 BY_PROFILE = "; by sender profile"
 HISTOGRAMS_EVERY = 0.25  # seconds: between reports, the histograms are refreshed this often
@@ -89,7 +90,7 @@ _DEFAULTS = SenderProfile(mean_time=1.0, failure_rate=0.0).model_dump(
 
 def names() -> set[str]:
     """Every metric name the endpoint exports, as a scrape shows it (``_total`` and all)."""
-    found = {PREFIX + name for name in (SENDERS_BY_STATUS, SENDER_INFO, TIME_SCALE)}
+    found = {PREFIX + name for name in (SENDERS_BY_STATUS, SENDER_INFO, TIME_SCALE, THRESHOLD)}
     for figure in FIGURES:
         name = PREFIX + figure.metric.name
         if figure.metric.type == HISTOGRAM:
@@ -202,7 +203,8 @@ def families(
         else _family(figure, rep, bounds)
         for figure in FIGURES
     ]
-    return [*found, _by_status(rep, profiles), _info(rep, profiles), _scale(rep)]
+    extra = [_by_status(rep, profiles), _info(rep, profiles), _scale(rep), _thresholds(rep)]
+    return [*found, *extra]
 
 
 def _by_status(rep: Report, profiles: Mapping[str, str]) -> Metric:
@@ -247,6 +249,19 @@ def _scale(rep: Report) -> Metric:
         labels=[RUN],
     )
     family.add_metric([rep.run], rep.scale)
+    return family
+
+
+def _thresholds(rep: Report) -> Metric:
+    """Each threshold of the run, once judged (the final report of a complete run)."""
+    family = GaugeMetricFamily(
+        PREFIX + THRESHOLD,
+        "A threshold of the run (figure and condition), judged at its end: 1 passed, 0 failed",
+        labels=[RUN, "threshold"],
+    )
+    for verdict in rep.thresholds:
+        if verdict.passed is not None:
+            family.add_metric([rep.run, str(verdict.threshold)], 1 if verdict.passed else 0)
     return family
 
 

@@ -78,6 +78,7 @@ def final_text(rep: Report) -> str:
         text.append(f"  ! {distorted}")
     text += [f"  {label:<{width}}{value}" for label, value in rows]
     text += [f"  {sender_line(row)}" for row in rep.senders]
+    text += fig.thresholds_lines(rep)
     return "\n".join(text)
 
 

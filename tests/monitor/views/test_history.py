@@ -15,6 +15,7 @@ import pytest
 import redis
 from redis.asyncio import Redis
 
+from common import keys as k
 from common.errors import RunMissing
 from common.keys import RunKeys
 from common.run import RunState
@@ -181,6 +182,42 @@ async def test_runs_are_found_with_scan_among_many_keys(redis_url: str, runs: li
     finally:
         await client.delete(*(f"{filler}{i}" for i in range(2500)))
         await client.aclose()
+
+
+async def test_a_key_named_like_a_summary_that_is_none_is_skipped(
+    runner: Runner, redis_url: str, runs: list[str]
+) -> None:
+    """``sms:{x}:summary`` of another type (issue 24): left out with a warning; `sms-sim
+    runs` lists the others and exits 0 (it exited 1)."""
+    client = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        await client.set(RunKeys(runs[0]).summary, "not a hash")
+        await client.hset(
+            RunKeys(runs[1]).summary,
+            mapping={"summary": json.dumps({"run": runs[1]}), "created": "1", "finished": "2"},
+        )
+        found = {r.run for r in await history.find_runs(client)}
+        assert runs[1] in found and runs[0] not in found
+        listed = await asyncio.to_thread(runner, sim_app, ["runs", "--redis-url", redis_url])
+        assert listed.exit_code == 0, listed.error
+        assert runs[1] in listed.stdout
+    finally:
+        await client.aclose()
+
+
+async def test_duplicates_recorded_after_the_summary_are_counted_in(
+    fake: Redis, keys: RunKeys
+) -> None:
+    """A sender's last duplicate delivery lands after the last monitor kept the summary
+    (issue 24): `show` counts it, from the run's own counter."""
+    await produce_now(fake, keys.run, 5)
+    await send_all(fake, keys.run)
+    assert await watch(fake, keys.run) is not None
+    before = await history.load(fake, keys.run)
+    assert before is not None and before.summary["duplicates_suppressed"] == 0
+    await fake.hincrby(keys.meta, k.META_DUPLICATES, 2)  # what record.lua counts
+    after = await history.load(fake, keys.run)
+    assert after is not None and after.summary["duplicates_suppressed"] == 2
 
 
 # --- the per-period CSV ---------------------------------------------------------------

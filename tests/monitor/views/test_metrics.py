@@ -452,3 +452,25 @@ def test_the_hold_is_a_setting_of_its_own() -> None:
     assert MonitorSettings().metrics_hold == 30  # two scrapes at 15 s
     assert MonitorSettings().metrics_addr == "0.0.0.0"
     assert MonitorSettings(metrics_hold=0).metrics_hold == 0
+
+
+def test_judged_thresholds_are_exported_once_the_run_ends() -> None:
+    """A drill's goals reach Prometheus: 1 for each that passed, 0 for each that failed;
+    none while the run goes on (not judged)."""
+    from dataclasses import replace  # noqa: PLC0415
+
+    from monitor.figures.thresholds import Verdict, parse  # noqa: PLC0415
+    from tests.monitor.support import final_report  # noqa: PLC0415
+
+    rep = final_report()
+    good, bad = parse({"sent": ">= 1", "abandoned": "== 0"})
+    exporter = MetricsExporter()
+    exporter.finish(replace(rep, thresholds=(Verdict(good, 9, True), Verdict(bad, 1, False))))
+    found = {
+        s.labels["threshold"]: s.value
+        for s in samples(exporter.text())
+        if s.name == "sms_sim_threshold_passed"
+    }
+    assert found == {"sent >= 1": 1.0, "abandoned == 0": 0.0}
+    exporter.finish(replace(rep, thresholds=(Verdict(good, 9, None),)))
+    assert "sms_sim_threshold_passed{" not in exporter.text()
