@@ -72,6 +72,7 @@ READS = frozenset(
 # Seconds beyond ``give_up`` a command may take before it counts as unanswered: a blocking
 # read waits up to its BLOCK (a few seconds at most) for an answer that is on its way.
 BLOCKING_ALLOWANCE = 5.0
+SILENT = 5.0  # seconds a command may go unanswered before the outage is said
 
 
 class Outage:
@@ -93,6 +94,7 @@ class Outage:
         self.cap = cap
         self._since: float | None = None
         self._cause: BaseException | None = None  # what began the current outage
+        self._gave_up = False
         self._full = False  # the outage is Redis out of memory: only a write ends it
         self._connected = False
         self.problem = ""  # what the current outage is, for the heartbeat ("" when none)
@@ -105,8 +107,11 @@ class Outage:
         that may write ends that outage, so a role that keeps reading while it cannot
         write gives up after ``give_up`` all the same."""
         delay = 0.05
+        loop = asyncio.get_running_loop()
         while True:
             sent = time.monotonic()
+            silent = SILENT + (BLOCKING_ALLOWANCE if blocking else 0.0)
+            slow = loop.call_later(silent, self._slow, sent) if self._connected else None
             try:
                 async with asyncio.timeout(self._budget(sent, blocking)):
                     result = await op()
@@ -118,6 +123,9 @@ class Outage:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self.cap)
                 continue
+            finally:
+                if slow is not None:
+                    slow.cancel()
             self._connected = True
             if not (self._full and command.upper() in READS):
                 self._recovered()
@@ -133,9 +141,24 @@ class Outage:
         since = sent if self._since is None else self._since
         return max(since + self.give_up + allowance - sent, 0.001)
 
+    def _slow(self, sent: float) -> None:
+        """A command unanswered for ``SILENT`` s (a Redis cut off the network: it fails
+        only at its socket timeout): the outage starts now, said at once."""
+        if self._since is None:
+            self._since = sent
+            self.problem = "Redis unavailable"
+            logger.warning(
+                "%s: Redis has not answered for %.0f s; waiting (gives up after %g s)",
+                self.what,
+                time.monotonic() - sent,
+                self.give_up,
+            )
+
     def _given_up(self, exc: BaseException, sent: float) -> bool:
         """Note the outage (one warning at its start); True once it lasted ``give_up``."""
         now = time.monotonic()
+        if self._cause is None:
+            self._cause = exc
         if self._since is None:
             self._since, self._cause = sent, exc
             self._full = isinstance(exc, OutOfMemoryError)
@@ -145,7 +168,11 @@ class Outage:
                 detail += f"; the command was sent {now - sent:.0f} s ago"
             logger.warning("%s: %s (%s); retrying", self.what, self.problem, detail)
         if now - self._since >= self.give_up:
-            logger.error("%s: %s for over %.0f s: giving up", self.what, self.problem, self.give_up)
+            if not self._gave_up:  # once, however many commands were waiting
+                logger.error(
+                    "%s: %s for over %.0f s: giving up", self.what, self.problem, self.give_up
+                )
+                self._gave_up = True
             return True
         return False
 

@@ -22,6 +22,7 @@ def install_stop_handlers(stop: asyncio.Event, what: str) -> None:
     """SIGINT/SIGTERM set ``stop``; a second one ends the process immediately."""
     loop = asyncio.get_running_loop()
     first = _first
+    first.clear()  # a new loop: no stop requested yet
 
     def handle(signum: int) -> None:
         if first and time.monotonic() - first[0] < SAME_SIGNAL:

@@ -12,6 +12,7 @@ from redis.asyncio import Redis
 from redis.exceptions import OutOfMemoryError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
+from common import retry
 from common.connection import connect
 
 
@@ -62,9 +63,13 @@ async def test_reads_do_not_end_an_out_of_memory_outage(redis_url: str) -> None:
         assert await client.ping()  # connected: outages are ridden out from now on
         await plain.config_set("maxmemory", 1)
 
+        served = 0
+
         async def keep_reading() -> None:
+            nonlocal served
             while True:
                 assert await client.xrange(key) == []  # a read, served all along
+                served += 1
                 await asyncio.sleep(0.02)
 
         reader = asyncio.create_task(keep_reading())
@@ -72,7 +77,7 @@ async def test_reads_do_not_end_an_out_of_memory_outage(redis_url: str) -> None:
         with pytest.raises(OutOfMemoryError):
             await asyncio.wait_for(client.set(key, "x"), 10)  # a write, refused
         assert time.monotonic() - started < 5  # gave up, give_up after the outage began
-        assert not reader.done()  # the reads went on meanwhile
+        assert served >= 10  # the reads went on meanwhile (and did not end the outage)
         reader.cancel()
     finally:
         await plain.config_set("maxmemory", 0)
@@ -119,21 +124,24 @@ class Blackhole:
 
 
 async def test_a_redis_cut_off_the_network_is_given_up_on_time(
-    redis_url: str, caplog: pytest.LogCaptureFixture
+    redis_url: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Redis cut off (no answer, no reset): a role gives up REDIS_GIVE_UP after the cut,
     not after its sockets' timeouts add up (a sender cut off for 170 s with REDIS_GIVE_UP
     60 exited 125 s after the cut, and said nothing for the first 30 s)."""
+    monkeypatch.setattr(retry, "SILENT", 0.5)  # 5 s in earnest
     proxy = Blackhole(int(redis_url.rsplit(":", 1)[1].split("/", maxsplit=1)[0]))
     client = connect(await proxy.start(), "test", give_up=2.0)
     try:
         assert await client.ping()
         proxy.cut = True
-        started = time.monotonic()
+        started = time.time()
         with pytest.raises(RedisTimeoutError, match="did not answer for 2 s"):
             await asyncio.wait_for(client.set("sms-sim-test:cut", "x"), 20)
-        assert 1.9 < time.monotonic() - started < 3.5
-        assert "retrying" in caplog.text and "giving up" in caplog.text
+        assert 1.9 < time.time() - started < 3.5
+        said = [r for r in caplog.records if "has not answered for" in r.getMessage()]
+        assert len(said) == 1 and said[0].created - started < 1.5  # said early, once
+        assert len([r for r in caplog.records if "giving up" in r.getMessage()]) == 1
     finally:
         await proxy.close()
         await client.aclose()

@@ -62,3 +62,37 @@ def test_a_signal_to_the_process_group_is_one_stop_request(
     _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert "exits now" not in err and "Traceback" not in err
+
+
+def test_a_deliberate_second_signal_still_ends_a_role_at_once(
+    redis_url: str, run_name: str
+) -> None:
+    """Past the short window, a second Ctrl-C is the user's: the sender finishing its
+    in-flight messages (grace 30 s) exits at once, 130, saying so."""
+    from tests.processes import finish, spawn  # noqa: PLC0415
+
+    env = role_env(redis_url, run_name)
+    assert finish(spawn("producer", ["--count", "20"], env))[0] == 0
+    proc = subprocess.Popen(
+        python_m("sender", ["--mean-time", "20", "--concurrency", "4", "--grace", "30"]),
+        env=env,
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    assert proc.stderr is not None
+    deadline = time.monotonic() + 20
+    while "mean_time=20s" not in proc.stderr.readline():  # serving: messages in flight
+        assert time.monotonic() < deadline and proc.poll() is None
+    time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGINT)
+    time.sleep(1.0)  # well past the window in which a repeat is the same signal
+    began = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 130, err
+    assert time.monotonic() - began < 3  # not the 30 s of grace
+    assert "second signal: sms-sender exits now" in err
