@@ -98,7 +98,9 @@ def run_cmd(
     metrics_hold: float = option(
         M, "metrics_hold", "Seconds /metrics stays up after the final report (Ctrl-C ends it)."
     ),
-    csv: Path | None = option(M, "csv", "Write one CSV row per report period here."),
+    csv: Path | None = option(
+        M, "csv", "Write one CSV row per report period here (with -senders and -failures files)."
+    ),
     workers: int | None = option(
         LauncherSettings,
         "workers",
@@ -193,7 +195,8 @@ def runs_cmd(
     redis_url: str | None = redis_option(),
     json_output: bool = typer.Option(False, "--json", help="One JSON array on stdout."),
 ) -> None:
-    """List the finished runs kept on a Redis server, newest first, with key figures."""
+    """List the runs on a Redis server: the finished ones (newest first, with key figures),
+    then those with no summary kept (running, interrupted)."""
     target = _named_server(settings_or_exit(PROG, RoleSettings, given(ctx)), "runs")
     found = run_async(PROG, runs.stored_runs(target))
     if json_output:

@@ -53,7 +53,9 @@ def monitor(
     metrics_hold: float = option(
         M, "metrics_hold", "Seconds /metrics stays up after the final report (Ctrl-C ends it)."
     ),
-    csv: Path | None = option(M, "csv", "Write one CSV row per report period here."),
+    csv: Path | None = option(
+        M, "csv", "Write one CSV row per report period here (with -senders and -failures files)."
+    ),
     threshold: list[str] | None = threshold_option(),
 ) -> None:
     """Report sent, failed attempts, timings and per-sender figures until the run completes."""

@@ -19,6 +19,7 @@ from monitor.figures.forecaster import Forecaster
 from monitor.figures.report import Report, build
 from monitor.figures.snapshot import Snapshot
 from monitor.figures.thresholds import judge, parse, reach
+from monitor.follow import dead
 from monitor.follow.partitions import Readers
 from monitor.follow.reader import Read
 from monitor.follow.stall import LagWatch, StallWatch
@@ -88,7 +89,7 @@ class Monitor:
         self.view.update(build(await self.snapshot(state), forecaster=self.forecaster))
         state = await self._follow(state, stop)
         state = await self._drain(state)
-        snap = await self.snapshot(state)
+        snap = await self.snapshot(state, final=True)
         if state.complete:  # its summary sets its completion beside the final fleet's forecast
             build(snap, final=True, forecaster=self.forecaster)
             await self.forecaster.wait()
@@ -176,10 +177,17 @@ class Monitor:
         settled = self.stats.sent + state.abandoned + state.undeliverable
         return state.done and settled >= state.total
 
-    async def snapshot(self, state: RunState) -> Snapshot:
+    async def snapshot(self, state: RunState, final: bool = False) -> Snapshot:
+        """What the monitor knows now; ``final``: with the failures by reason (the dead
+        streams read once, at the end)."""
         senders = await self.reader.senders()
         await clock.CLOCK.refresh(self.client)
         now = clock.now()
         url = self.target.display
         self.created = state.created or self.created  # sms-sim run sets it as its fleet starts
-        return Snapshot(self.keys.run, state, self.stats, senders, self.created, now, url)
+        found = (
+            await dead.failures(self.client, self.keys, state.partitions, state.total)
+            if final
+            else None
+        )
+        return Snapshot(self.keys.run, state, self.stats, senders, self.created, now, url, found)

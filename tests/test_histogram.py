@@ -3,15 +3,17 @@ surviving a monitor restart through the checkpoint."""
 
 from __future__ import annotations
 
+import bisect
 import json
 import math
 import random
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-from common.histogram import LogHistogram
+from common.histogram import LogHistogram, rank
 from common.keys import RunKeys
 from common.results import Result
 from monitor.follow.reader import ResultsReader
@@ -26,9 +28,11 @@ quantiles = st.floats(min_value=0.0, max_value=1.0)
 
 
 def exact(samples: list[float], q: float) -> float:
-    """The sample of rank floor(q * (n - 1)): the rank a quantile sketch reports."""
+    """The sample of nearest rank: the smallest with at least a share q of the samples at
+    or below it (the k-th smallest, k = ceil(q * n), at least 1)."""
     ordered = sorted(samples)
-    return ordered[math.floor(q * (len(ordered) - 1))]
+    need = round(q * len(ordered), 9)  # a share of the samples, as a count (floats aside)
+    return next(v for v in ordered if bisect.bisect_right(ordered, v) >= need)
 
 
 def filled(samples: list[float]) -> LogHistogram:
@@ -57,6 +61,49 @@ def test_merging_equals_one_histogram_of_all_samples(a: list[float], b: list[flo
     assert math.isclose(merged.total, whole.total, rel_tol=1e-9)
     for q in (0.0, 0.5, 0.95, 0.99, 1.0):
         assert merged.quantile(q) == whole.quantile(q)
+
+
+@pytest.mark.parametrize(
+    ("q", "n", "k"),
+    [
+        (0.5, 10, 5),  # the 5th of 10 (the rank q(n - 1) read the 5th too: floor(4.5) + 1)
+        (0.95, 10, 10),  # q(n - 1) read the 9th: 95 % of 10 are not at or below it
+        (0.95, 100, 95),  # 0.95 x 100 is 95.00000000000001 in floats: still the 95th
+        (0.999, 1000, 999),
+        (0.66, 3, 2),
+        (0.0, 7, 1),  # min
+        (1.0, 7, 7),  # max
+        (0.5, 1, 1),
+        (0.5, 0, 1),  # no samples: the first rank (the histogram says 0.0 then)
+    ],
+)
+def test_the_one_percentile_rule_is_the_nearest_rank(q: float, n: int, k: int) -> None:
+    assert rank(q, n) == k
+
+
+def test_a_ladder_in_one_pass_equals_each_quantile_alone() -> None:
+    rng = random.Random(5)
+    hist = filled([0.0] * 30 + [rng.expovariate(3.0) for _ in range(2000)])
+    shares = [0.0, 0.5, 0.66, 0.75, 0.9, 0.95, 0.99, 0.999, 1.0]
+    alone = [hist.quantiles([q])[0] for q in shares]
+    assert hist.quantiles(shares) == alone
+    assert hist.quantiles(list(reversed(shares))) == list(reversed(alone))
+    assert alone[0] == 0.0 and alone[-1] == max(hist._value(i) for i in hist.buckets)
+
+
+def test_queue_wait_and_delivery_time_take_the_same_rank() -> None:
+    """One rule everywhere (issue 25): a histogram's percentile (queue wait, attempt
+    time, lateness) and the delivery time's (when that share of the deliveries had
+    arrived) pick the same delivery. Ten deliveries one second apart, each having waited
+    as long as since the start: both p95s are the 10th (10 s), not the 9th."""
+    stats = Stats()
+    start = 1000.0
+    for i in range(1, 11):
+        stats.count("gw", 0.1, start + i, True, False, float(i))
+    wait = stats.latency.quantiles([0.5, 0.95, 0.99])
+    delivery = stats.series.times_to([0.5, 0.95, 0.99], start)
+    assert wait == pytest.approx([5.0, 10.0, 10.0], rel=REL)
+    assert delivery == pytest.approx([5.0, 10.0, 10.0], abs=stats.series.width)
 
 
 def test_percentiles_of_a_realistic_latency_sample() -> None:

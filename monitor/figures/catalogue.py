@@ -29,7 +29,7 @@ class Kind(Enum):
     RATIO = "ratio"  # a fraction, 0..1, shown as a percentage
     STATE = "state"  # a word: the run's state, a sender's status
     TEXT = "text"  # free text: a name, an error
-    PERCENTILES = "percentiles"  # p50 / p95 / p99 of a distribution of times
+    PERCENTILES = "percentiles"  # a distribution of times: its ladder, min ... max
 
 
 SIMULATED = frozenset({Kind.RATE, Kind.SPAN, Kind.FINISH, Kind.SECONDS, Kind.PERCENTILES})

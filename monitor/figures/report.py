@@ -1,8 +1,9 @@
 """Every figure of one moment, computed once: the ``Report`` every view formats.
 
 ``build(snap)`` makes it from a snapshot: totals, rates and finish times, the
-predictions, percentiles, the failure ratio, one row per sender, the run's state, its
-throughput and its deliveries over time. Numbers only: how each figure is named and
+predictions, percentiles (the whole ladder, ``monitor/tally/quantiles.py``), the failure
+ratio, one row per sender, the run's state, its throughput and its deliveries over time,
+and in the final report the failures by reason. Numbers only: how each figure is named and
 read is in the catalogue (``monitor/figures/catalogue.py``), how it is written in the
 views (``monitor/views``).
 
@@ -25,7 +26,8 @@ from monitor.figures.prediction import delivered_curve, steps
 from monitor.figures.rates import Rates, rates
 from monitor.figures.snapshot import Snapshot
 from monitor.figures.thresholds import Verdict
-from monitor.tally.quantiles import QUANTILES, Percentiles
+from monitor.tally.failures import Failure
+from monitor.tally.quantiles import SHARES, Percentiles
 from monitor.tally.series import Series
 from monitor.tally.stats import Stats
 
@@ -98,6 +100,9 @@ class Report:
     buckets_by: tuple[tuple[str, float, Line], ...] = ()
     # the drill's goals (``--threshold``, ``thresholds:``), judged on the final report
     thresholds: tuple[Verdict, ...] = ()
+    # the failures table: dead-stream entries by kind and reason, in the final report
+    # (``monitor/follow/dead.py``); None in the others, or when they could not be read
+    failures: tuple[Failure, ...] | None = None
 
     @property
     def complete(self) -> bool:
@@ -180,6 +185,7 @@ def build(snap: Snapshot, final: bool = False, forecaster: Forecaster | None = N
         expected=p.expected,
         waits=_waits(s.series, clock, snap.end),
         buckets_by=tuple((row.name, *_buckets(row.series, clock)) for row in rows),
+        failures=snap.failures,
     )
 
 
@@ -250,13 +256,14 @@ def _delivered(series: Series, clock: Clock, elapsed: float) -> Line:
 
 
 def _delivery_time(snap: Snapshot, clock: Clock) -> Percentiles | None:
-    """Simulated seconds from the run's start until 50, 95 and 99 % of the delivered
-    messages had arrived; None when the run's start is unknown or not every delivery is
-    in the series."""
+    """Simulated seconds from the run's start until the first delivery, 50, 66, ... 99.9 %
+    of the delivered messages, and the last had arrived (the nearest rank, as every
+    percentile); None when the run's start is unknown or not every delivery is in the
+    series."""
     series = snap.stats.series
     if not snap.created or not snap.stats.sent or series.total < snap.stats.sent:
         return None
-    return Percentiles(*(clock.span(series.time_to(q / 100, snap.created)) for q in QUANTILES))
+    return Percentiles(*(clock.span(t) for t in series.times_to(SHARES, snap.created)))
 
 
 def _avg_lateness(stats: Stats) -> float | None:

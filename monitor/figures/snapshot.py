@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from common.heartbeat import Heartbeat
 from common.run import RunState
 from monitor.figures.clock import Clock
+from monitor.tally.failures import Failure
 from monitor.tally.stats import Stats
 
 
@@ -25,6 +26,8 @@ class Snapshot:
     created: float = 0.0
     now: float = 0.0
     url: str = ""  # the Redis URL, password masked
+    # the dead streams by kind and reason, read for the final report only (None: not read)
+    failures: tuple[Failure, ...] | None = None
 
     @property
     def finished_at(self) -> float | None:

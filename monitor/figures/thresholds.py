@@ -2,13 +2,14 @@
 
 A threshold is a figure and a condition, ``delivered_95: "<= 10m"``:
 
-- a figure of the catalogue by its JSON name (``elapsed``, ``abandoned``, ``throughput``,
-  ``failure_ratio``, ...), a percentile of one as ``NAME.pNN`` (``delivery_time.p95``,
-  ``latency.p99``), or one of these: ``delivered_NN`` (simulated time from the run's start
-  until NN % of the run's messages were delivered: "95 % of recipients within 10
-  minutes"), ``completion`` (the run's length, once complete) and ``NAME_ratio`` for the
-  settled counts (``abandoned``, ``undeliverable``, ``dead_letters``,
-  ``duplicates_suppressed``: their share of the run's messages);
+- a figure of the catalogue by its JSON name (``elapsed``, ``abandoned``,
+  ``throughput``, ``failure_ratio``, ...), a percentile of one as ``NAME.pNN``
+  (``delivery_time.p95``, ``latency.p99.9``, ``attempt_time.max``: the ladder of
+  ``monitor/tally/quantiles.py``), or one of these: ``delivered_NN`` (simulated time
+  from the run's start until NN % of the run's messages were delivered: "95 % of
+  recipients within 10 minutes"), ``completion`` (the run's length, once complete) and
+  ``NAME_ratio`` for the settled counts (``abandoned``, ``undeliverable``,
+  ``dead_letters``, ``duplicates_suppressed``: their share of the run's messages);
 - a condition ``OP NUMBER[UNIT]``: OP one of ``<= < >= > == !=``; a time takes ``ms``,
   ``s``, ``m`` or ``h`` (seconds by default), a ratio ``%`` (else a fraction), counts and
   rates a plain number.
@@ -19,7 +20,6 @@ Times are simulated, as every figure the monitor shows. A figure the run cannot 
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import math
 import operator
@@ -31,7 +31,7 @@ from typing import Protocol
 from common.errors import ConfigError
 from monitor.figures.catalogue import FIGURES, Figure, Kind
 from monitor.figures.snapshot import Snapshot
-from monitor.tally.quantiles import Percentiles
+from monitor.tally.quantiles import LABELS
 
 OPS: dict[str, Callable[[float, float], bool]] = {
     "<=": operator.le,
@@ -49,7 +49,7 @@ CONDITION = re.compile(
     r"^\s*(<=|>=|==|!=|<|>)\s*([-+]?[0-9]*\.?[0-9]+(?:[eE][-+]?\d+)?)\s*([a-z%]*)\s*$"
 )
 REACH = re.compile(r"^delivered_(\d{1,3}(?:\.\d+)?)$")
-PERCENTILE = re.compile(r"^(\w+)\.p(\d{1,2}(?:\.\d+)?)$")
+PERCENTILE = re.compile(r"^(\w+)\.(min|max|p\d{1,2}(?:\.\d+)?)$")
 
 # The share of the run's messages delivered by a given time: the simulated seconds from
 # the run's start until that share was reached, None when it never was.
@@ -153,9 +153,8 @@ def kind_of(figure: str) -> Kind:
     if found := PERCENTILE.match(figure):
         base = _by_json().get(found.group(1))
         if base is not None and base.kind is Kind.PERCENTILES:
-            rank = _rank(found.group(2))
-            if rank not in {f.name for f in dataclasses.fields(Percentiles)}:
-                ranks = ", ".join(f.name for f in dataclasses.fields(Percentiles))
+            if _rank(found.group(2)) not in LABELS:
+                ranks = ", ".join(LABELS.values())
                 raise ConfigError(f"thresholds.{figure}: no such percentile; there are {ranks}")
             return Kind.PERCENTILES
     base = _by_json().get(figure)
@@ -207,10 +206,10 @@ def _value(figure: str, rep: Final, reach: Reach) -> float | None:
     return _number(rep, figure)
 
 
-def _rank(digits: str) -> str:
-    """The Percentiles field of percentile ``digits``: ``95`` -> ``p95``, ``99.9`` ->
-    ``p99_9``."""
-    return "p" + digits.replace(".", "_")
+def _rank(written: str) -> str:
+    """The Percentiles field of a percentile as written: ``p95`` -> ``p95``, ``p99.9`` ->
+    ``p99_9``, ``min`` and ``max`` as they are."""
+    return written.replace(".", "_")
 
 
 def _number_of(rep: Final, json_name: str) -> object | None:

@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import bisect
 import math
+from collections.abc import Sequence
 from typing import Any
+
+from common.histogram import rank
 
 # seconds; a power of two, so every doubling is exact (fine enough for a run compressed
 # into a second or two of wall time to chart in dozens of steps)
@@ -196,18 +199,30 @@ class Series:
         return points
 
     def time_to(self, share: float, start: float) -> float:
-        """Seconds from ``start`` until ``share`` (0..1) of the deliveries had arrived,
-        interpolated within the bucket that holds that rank; 0 when empty."""
+        """Seconds from ``start`` until ``share`` (0..1) of the deliveries had arrived: when
+        the delivery of nearest rank k = ``rank(share, n)`` arrived (the percentiles' one
+        rule, ``common.histogram.rank``), its bucket's deliveries taken as evenly spread
+        over it (the k-th of them at ``begin + width x (k - before) / count``); 0 when
+        empty."""
+        return self.times_to([share], start)[0]
+
+    def times_to(self, shares: Sequence[float], start: float) -> list[float]:
+        """``time_to`` of each of ``shares``, in one pass over the buckets."""
         if not self.total:
-            return 0.0
-        rank = share * self.total
-        seen = 0
-        for begin, count in self.buckets():
-            if seen + count >= rank:
-                at = begin + self.width * max(rank - seen, 0) / count
-                return max(at - start, 0.0)
-            seen += count
-        return max(self.buckets()[-1][0] + self.width - start, 0.0)
+            return [0.0] * len(shares)
+        ranks = [rank(share, self.total) for share in shares]
+        found = [0.0] * len(shares)
+        order = sorted(range(len(shares)), key=ranks.__getitem__)
+        buckets = iter(self.buckets())
+        seen, begin, count = 0, 0.0, 0
+        for i in order:
+            while seen < ranks[i] and (bucket := next(buckets, None)) is not None:
+                (begin, count), seen = bucket, seen + bucket[1]
+            before = seen - count
+            within = min(max(ranks[i] - before, 0), count)  # count short of the total: the end
+            at = begin + self.width * within / count if count else begin
+            found[i] = max(at - start, 0.0)
+        return found
 
     def to_dict(self) -> dict[str, Any]:
         counts = {str(i): c for i, c in self.counts.items()}

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from common.format import duration
 from monitor.figures.catalogue import Figure, Kind
 from monitor.figures.report import Report
 from monitor.figures.thresholds import Verdict
-from monitor.tally.quantiles import NAMES, Percentiles
+from monitor.tally.quantiles import NAMES, SHORT, Percentiles
 
 MISSING = "-"
 DAY = 86_400.0  # real seconds: a finish time further off shows no time of day
@@ -112,7 +112,7 @@ def text(kind: Kind, value: Value, scale: float = 1.0, now: float = 0.0) -> str:
     if value is None:
         return MISSING
     if isinstance(value, Percentiles):
-        return " / ".join(secs(v) for v in value.values())
+        return " / ".join(secs(v) for v in value.values(SHORT))
     if isinstance(value, str):
         return value
     shown: dict[Kind, Callable[[float], str]] = {
@@ -135,13 +135,13 @@ def of_report(figure: Figure, rep: Report) -> str:
     return text(figure.kind, value, rep.scale, rep.now)
 
 
-def exact(value: float | Percentiles | None) -> str:
-    """A short time (or percentiles) to 0.1 ms, as the plain final text writes them:
-    ``0.0521 s``, ``0.0483 / 0.0781 / 0.0954 s``; ``-`` when unknown."""
+def exact(value: float | Percentiles | None, names: Sequence[str] = SHORT) -> str:
+    """A short time (or percentiles: ``names`` of them) to 0.1 ms, as the plain final text
+    writes them: ``0.0521 s``, ``0.0483 / 0.0781 / 0.0954 s``; ``-`` when unknown."""
     if value is None:
         return MISSING
     if isinstance(value, Percentiles):
-        return " / ".join(f"{v:.4f}" for v in value.values()) + " s"
+        return " / ".join(f"{v:.4f}" for v in value.values(names)) + " s"
     return f"{value:.4f} s"
 
 
@@ -152,7 +152,8 @@ def finite(value: float | None, digits: int) -> float | None:
 
 def json_value(kind: Kind, value: Value) -> object:
     """As the JSON summary holds it: seconds and msg/s rounded, null when unknown or
-    unbounded, percentiles as ``{"p50": ..., "p95": ..., "p99": ...}``."""
+    unbounded, percentiles as the whole ladder ``{"min": ..., "p50": ..., "p66": ...,
+    ..., "p99_9": ..., "max": ...}``."""
     if isinstance(value, Percentiles):
         return {name: round(v, 6) for name, v in value.items()}
     if value is None or isinstance(value, str) or kind in (Kind.COUNT, Kind.STATE, Kind.TEXT):
@@ -170,13 +171,16 @@ def cell(value: float | int | str | None) -> str:
     return str(value)
 
 
-def expand(kind: Kind, name: str, value: Value) -> list[tuple[str, float | int | str | None]]:
-    """A figure as flat (name, value) pairs: percentiles as ``name_p50`` ... (None each
-    when unknown), anything else as itself."""
+def expand(
+    kind: Kind, name: str, value: Value, names: Sequence[str] = NAMES
+) -> list[tuple[str, float | int | str | None]]:
+    """A figure as flat (name, value) pairs: percentiles as ``name_min``, ``name_p50`` ...
+    (``names`` of the ladder: all of it by default; None each when unknown), anything else
+    as itself."""
     if kind is not Kind.PERCENTILES:
         return [(name, value)]  # type: ignore[list-item]
-    values = value.values() if isinstance(value, Percentiles) else (None,) * len(NAMES)
-    return [(f"{name}_{q}", v) for q, v in zip(NAMES, values, strict=True)]
+    values = value.values(names) if isinstance(value, Percentiles) else (None,) * len(names)
+    return [(f"{name}_{q}", v) for q, v in zip(names, values, strict=True)]
 
 
 def brief_of(kind: Kind, value: float | str) -> str:

@@ -1,15 +1,15 @@
 """The HTML report (``--report PATH``): one self-contained file to attach to a ticket.
 
-Summary and percentile tables; charts as wide as the page: the messages delivered over
-simulated time (the fleet, each gateway or each profile, the prediction drawn over the
-fleet's line, the predicted completion's band, the delivery-time percentiles),
-throughput against the fleet's prediction, the delivery time (queue wait + send) of the
-messages delivered over time, and each sender's deliveries over time, where outages show;
-scheduled outage windows shaded on every chart over time; the senders' table grouped by
-profile; and per sender the observed attempt-time distribution against the configured
-gamma curve, on one time axis. Hovering over a chart shows its figures at that moment.
-Inline CSS and SVG (``monitor/views/svg.py``): no script, no network. In a compressed run
-every time is simulated, and says so.
+Summary, percentile (the whole ladder) and failures (by reason) tables; charts as wide
+as the page: the messages delivered over simulated time (the fleet, each gateway or each
+profile, the prediction drawn over the fleet's line, the predicted completion's band,
+the delivery-time percentiles), throughput against the fleet's prediction, the delivery
+time (queue wait + send) of the messages delivered over time, and each sender's
+deliveries over time, where outages show; scheduled outage windows shaded on every chart
+over time; the senders' table grouped by profile; and per sender the observed
+attempt-time distribution against the configured gamma curve, on one time axis. Hovering over a
+chart shows its figures at that moment. Inline CSS and SVG (``monitor/views/svg.py``):
+no script, no network. In a compressed run every time is simulated, and says so.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from monitor.figures.catalogue import FIGURES, SENDER_FIGURES, Kind, Section, Se
 from monitor.figures.catalogue import SIMULATED as SIMULATED_KINDS
 from monitor.figures.fleet import SenderRow
 from monitor.figures.report import STATES, Report
-from monitor.tally.quantiles import NAMES, Percentiles
+from monitor.tally.quantiles import LABELS, NAMES, SHORT, Percentiles
 from monitor.views import formatting as fig
 from monitor.views.distribution import bulk_range, density_bins, gamma_curve
 from monitor.views.svg import (
@@ -65,9 +65,13 @@ td { white-space: nowrap; }
 th:first-child, td:first-child { text-align: left; }
 .tables { display: flex; flex-wrap: wrap; gap: 0 3em; align-items: flex-start; }
 .scroll { overflow-x: auto; }
+.tables > div { max-width: 100%; }
+.ladder td:first-child { white-space: normal; min-width: 10em; }
 .senders { font-size: 0.85em; }
 .senders th { vertical-align: bottom; }
 .senders td:first-child { position: sticky; left: 0; background: #fff; }
+.failures td:nth-child(2), .failures th:nth-child(2) { text-align: left;
+  white-space: normal; }
 .senders tr.group th { text-align: left; background: #eef3f8; padding-top: 0.4em; }
 svg { display: block; width: 100%; height: auto; }
 svg text { font-size: 12px; fill: #333; }
@@ -111,6 +115,8 @@ def report_html(rep: Report) -> str:
         "<h2>Summary</h2>",
         _distortion(rep),
         f'<div class="tables">{_summary_table(rep)}{_percentiles_table(rep)}</div>',
+        "<h2>Failures</h2>",
+        _failures(rep),
         "<h2>Delivered over time</h2>",
         _delivered(rep, groups),
         "<h2>Throughput over time</h2>",
@@ -256,13 +262,33 @@ def _thresholds(rep: Report) -> list[str]:
 
 
 def _percentiles_table(rep: Report) -> str:
+    """A row per distribution, a column per rung of the ladder (min ... max)."""
     rows = []
     for f in FIGURES:
         if f.kind is Kind.PERCENTILES:
             values = getattr(rep, f.key)
             cells = [fig.secs(v) for v in values.values()] if values else [fig.MISSING] * len(NAMES)
             rows.append([f.label.of(rep.compressed), *cells])
-    return _table(["percentiles", *NAMES], rows)
+    table = _table(["percentiles", *(LABELS[name] for name in NAMES)], rows)
+    return f'<div class="scroll ladder">{table}</div>'
+
+
+def _failures(rep: Report) -> str:
+    """The failures table, as Locust's: the dead stream's entries by kind and reason."""
+    if rep.failures is None:
+        return '<p class="note">Not known: the run\'s dead stream was not read.</p>'
+    if not rep.failures:
+        said = "None: no message was abandoned, undeliverable or dead-lettered."
+        return f'<p class="note">{said}</p>'
+    rows = [[f.kind, f.reason, f"{f.count:,}"] for f in rep.failures]
+    note = (
+        "Every entry of the run's dead stream, by kind and reason: messages abandoned after"
+        " max_attempts, messages to undeliverable numbers, and dead letters (outbox entries"
+        " that could not be processed). Numbers in a dead letter's reason read N, so alike"
+        " reasons count together."
+    )
+    table = _table(["kind", "reason", "count"], rows)
+    return f'<div class="scroll failures">{table}</div><p class="note">{escape(note)}</p>'
 
 
 def _senders_table(rep: Report, groups: Sequence[Group]) -> str:
@@ -274,7 +300,7 @@ def _senders_table(rep: Report, groups: Sequence[Group]) -> str:
     header = ["sender"]
     for f in SENDER_FIGURES:
         title = f.header.replace("\n", " ") + (sim if f.kind in SIMULATED_KINDS else "")
-        header += [f"{title} {q}" for q in NAMES] if f.kind is Kind.PERCENTILES else [title]
+        header += [f"{title} {q}" for q in SHORT] if f.kind is Kind.PERCENTILES else [title]
     head = "<tr>" + "".join(f"<th>{escape(h)}</th>" for h in header) + "</tr>"
     body = []
     for group in groups if _grouped(groups) else [Group(rep.senders)]:
@@ -295,7 +321,7 @@ def _cells(f: SenderFigure, row: SenderRow) -> list[str]:
     value = getattr(row, f.key)
     if f.kind is Kind.PERCENTILES:
         found: Percentiles | None = value
-        return [fig.secs(v) for v in found.values()] if found else [fig.MISSING] * len(NAMES)
+        return [fig.secs(v) for v in found.values(SHORT)] if found else [fig.MISSING] * len(SHORT)
     return [fig.text(f.kind, value)]
 
 
@@ -386,7 +412,7 @@ def _delivered(rep: Report, groups: Sequence[Group]) -> str:
     if rep.predicted_completion is not None and math.isfinite(rep.predicted_completion):
         marks.append(Mark(rep.predicted_completion, "predicted", PREDICTED_COLOR))
     if rep.delivery_time is not None:
-        marks += [Mark(v, q) for q, v in zip(NAMES, rep.delivery_time.values(), strict=True)]
+        marks += [Mark(v, q) for q, v in rep.delivery_time.items(SHORT)]
     chart = time_chart(
         "delivered",
         "messages delivered over time",

@@ -45,7 +45,7 @@ from monitor.figures.catalogue import (
 from monitor.figures.fleet import SenderRow
 from monitor.figures.health import DONE, GONE, IDLE, LIVE, OUTAGE, STATUSES
 from monitor.figures.report import STATES, Report
-from monitor.tally.quantiles import NAMES, Percentiles
+from monitor.tally.quantiles import LABELS, NAMES, SHORT, Percentiles
 from monitor.views import formatting as fig
 
 STATUS_STYLE = {LIVE: "green", IDLE: "yellow", OUTAGE: "magenta", GONE: "red", DONE: "blue"}
@@ -78,7 +78,7 @@ def render(
         _progress(rep),
         _fit(inner, _pairs_of(rep, in_section(Section.RATES))),
         _fit(inner, _pairs_of(rep, in_section(Section.ATTEMPTS, Section.SETTLED))),
-        _percentiles(rep, short=True),
+        _percentiles(rep, short=True, names=SHORT),
     ]
     sections, blank, room = _fit_height(sections, height, len(rep.senders), len(errors))
     rows, shown = _page(rep.senders, room, page)
@@ -212,17 +212,46 @@ def _text(rep: Report, figure: Figure) -> str:
     return fig.of_report(figure, rep)
 
 
-def _percentiles(rep: Report, short: bool) -> Table:
+def _percentiles(rep: Report, short: bool, names: tuple[str, ...]) -> Table:
+    """The distributions' percentiles: ``names`` of the ladder (the dashboard p50, p95
+    and p99; the final summary all it has room for); ``short``: the short labels."""
     grid = Table.grid(padding=(0, 2))
     grid.add_column(style="dim", no_wrap=True)
-    for _ in NAMES:
+    for _ in names:
         grid.add_column(justify="right", no_wrap=True)
-    grid.add_row("simulated" if rep.compressed and short else "", *NAMES)
+    grid.add_row("simulated" if rep.compressed and short else "", *(LABELS[n] for n in names))
     for figure in in_section(Section.PERCENTILES):
         values = getattr(rep, figure.key)
-        cells = [fig.secs(v) for v in values.values()] if values else [fig.MISSING] * len(NAMES)
+        cells = (
+            [fig.secs(v) for v in values.values(names)] if values else [fig.MISSING] * len(names)
+        )
         grid.add_row(figure.label.of(rep.compressed, short), *cells)
     return grid
+
+
+def _ladder(rep: Report, width: int) -> Table:
+    """The final summary's percentiles: the whole ladder when it fits ``width``, else p50,
+    p95 and p99 (the JSON summary, the HTML report and ``sms-sim show`` have it all)."""
+    console = Console(width=10_000, file=io.StringIO())
+    whole = _percentiles(rep, short=False, names=NAMES)
+    if Measurement.get(console, console.options, whole).maximum <= width - EDGE:
+        return whole
+    return _percentiles(rep, short=False, names=SHORT)
+
+
+def _failures(rep: Report) -> list[RenderableType]:
+    """The failures table (the dead stream by kind and reason), when it is known."""
+    if rep.failures is None:
+        return []
+    if not rep.failures:
+        return ["", Text("failures (dead stream, by reason): none", style="bold")]
+    table = Table(title="failures (dead stream, by reason)", box=None, header_style="bold")
+    table.add_column("kind", no_wrap=True)
+    table.add_column("count", justify="right", no_wrap=True)
+    table.add_column("reason", overflow="fold")
+    for found in rep.failures:
+        table.add_row(found.kind, f"{found.count:,}", escape(found.reason))
+    return ["", table]
 
 
 @dataclass(frozen=True)
@@ -258,9 +287,9 @@ def _column(figure: SenderFigure, index: int | None = None) -> Column:
 
     def cell(row: SenderRow) -> str:
         found: Percentiles | None = getattr(row, figure.key)
-        return _cell(figure, None if found is None else found.values()[index])
+        return _cell(figure, None if found is None else found.values(SHORT)[index])
 
-    return Column(f"{figure.header}\n{NAMES[index]}", cell, figure.drop)
+    return Column(f"{figure.header}\n{SHORT[index]}", cell, figure.drop)
 
 
 def _columns() -> tuple[Column, ...]:
@@ -268,7 +297,7 @@ def _columns() -> tuple[Column, ...]:
     found: list[Column] = []
     for figure in SENDER_FIGURES:
         if figure.kind is Kind.PERCENTILES:
-            found += [_column(figure, i) for i in range(len(NAMES))]
+            found += [_column(figure, i) for i in range(len(SHORT))]
         elif figure.kind is not Kind.TEXT and not figure.shown_by:
             found.append(_column(figure))
     return tuple(found)
@@ -321,7 +350,8 @@ def _errors(rows: tuple[SenderRow, ...]) -> list[Text]:
 
 
 def summary_table(rep: Report, width: int = WIDE) -> RenderableType:
-    """The final summary: every figure of the catalogue, then the senders."""
+    """The final summary: every figure of the catalogue, the failures by reason, then the
+    senders."""
     title = escape(f"run {rep.run!r}: final summary")
     table = Table(title=title, show_header=False, box=None)
     table.add_column(style="bold")
@@ -333,7 +363,7 @@ def summary_table(rep: Report, width: int = WIDE) -> RenderableType:
             continue
         table.add_row(figure.label.of(rep.compressed), escape(_text(rep, figure)))
     senders = _senders(rep.senders, width)
-    parts: list[RenderableType] = [table, "", _percentiles(rep, short=False), "", senders]
+    parts: list[RenderableType] = [table, "", _ladder(rep, width), *_failures(rep), "", senders]
     if distorted := fig.distortion(rep):
         parts = [Text(distorted, style="bold red"), "", *parts]
     return Group(*parts, *_errors(rep.senders))

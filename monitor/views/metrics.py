@@ -63,7 +63,7 @@ from monitor.figures.catalogue import COUNTER, FIGURES, HISTOGRAM, Figure, Kind
 from monitor.figures.fleet import SenderRow
 from monitor.figures.health import STATUSES
 from monitor.figures.report import COMPLETE, Report
-from monitor.tally.quantiles import QUANTILES, Percentiles
+from monitor.tally.quantiles import QUANTILES, SHORT, Percentiles
 from monitor.tally.stats import Stats
 from monitor.views.buckets import attempt_bounds, cumulative, wait_bounds
 
@@ -322,7 +322,7 @@ def _quantiles(name: str, figure: Figure, labels: list[str], samples: list[Sampl
     family = GaugeMetricFamily(name, _help(figure), labels=[*labels, PERCENTILE])
     for values, found in samples:
         if isinstance(found, Percentiles):
-            for q, value in zip(QUANTILES, found.values(), strict=True):
+            for q, value in zip(QUANTILES, found.values(SHORT), strict=True):  # p50/p95/p99
                 family.add_metric([*values, str(q)], value)
     return family
 

@@ -1,5 +1,7 @@
 """``PlainView``: one ``key=value`` line per report, for logs, pipes and CI, and the final
-summary as plain text. Both write every figure of the catalogue, in its order."""
+summary as plain text. Both write every figure of the catalogue, in its order: the line
+percentiles' p50, p95 and p99 (``SHORT``), the summary their whole ladder (min ... max),
+then the failures by reason."""
 
 from __future__ import annotations
 
@@ -9,7 +11,8 @@ from typing import TextIO
 from monitor.figures.catalogue import FIGURES, SENDER_FIGURES, Figure, Kind, Section
 from monitor.figures.fleet import SenderRow
 from monitor.figures.report import Report
-from monitor.tally.quantiles import NAMES
+from monitor.tally.failures import Failure
+from monitor.tally.quantiles import LABELS, NAMES, SHORT
 from monitor.views import formatting as fig
 
 
@@ -33,9 +36,8 @@ def _tokens(figure: Figure, rep: Report) -> dict[str, str]:
         whole = getattr(rep, figure.out_of)
         share = 100.0 * value / whole if whole else 100.0
         return {figure.name: f"{value}/{whole}", "pct": f"{share:.1f}"}
-    tokens = {
-        name: fig.plain(figure.kind, v) for name, v in fig.expand(figure.kind, figure.name, value)
-    }
+    pairs = fig.expand(figure.kind, figure.name, value, SHORT)
+    tokens = {name: fig.plain(figure.kind, v) for name, v in pairs}
     if rep.compressed and figure.kind in (Kind.SPAN, Kind.FINISH):
         real = None if value is None else value / rep.scale
         tokens[f"{figure.name}_real"] = fig.plain(figure.kind, real)
@@ -61,25 +63,55 @@ class PlainView:
 
 def final_text(rep: Report) -> str:
     """The final summary as plain text: its state and time, every other figure of the
-    catalogue, then one line per sender."""
+    catalogue (the percentiles as a table of their whole ladder), the failures by reason,
+    then one line per sender."""
     rows: list[tuple[str, str]] = []
-    headed = False  # the percentiles' header is written
+    ladders: list[tuple[str, list[str]]] = []
     for figure in FIGURES:
         if figure.section is Section.HEAD or figure.shown_by:
             continue
-        if figure.kind is Kind.PERCENTILES and not headed:
-            rows.append(("percentiles", " / ".join(NAMES)))
-            headed = True
-        rows.append((_label(figure, rep), _exact(figure, rep)))
-    width = max(len(label) for label, _ in rows) + 2
+        if figure.kind is Kind.PERCENTILES:
+            value = getattr(rep, figure.key)
+            cells = [f"{v:.4f}" for v in value.values()] if value else [fig.MISSING] * len(NAMES)
+            ladders.append((_label(figure, rep), cells))
+        else:
+            rows.append((_label(figure, rep), _exact(figure, rep)))
+    head = "percentiles (simulated s)" if rep.compressed else "percentiles (s)"
+    width = max(len(label) for label, _ in [*rows, *ladders, (head, "")]) + 2
     state = "complete" if rep.complete else "stopped"
     text = [f"run {rep.run!r} {state} in {fig.span(rep.elapsed, rep.scale, mark=True)}"]
     if distorted := fig.distortion(rep):
         text.append(f"  ! {distorted}")
     text += [f"  {label:<{width}}{value}" for label, value in rows]
+    text += _ladder_lines(head, ladders, width)
+    text += failures_lines(rep.failures)
     text += [f"  {sender_line(row)}" for row in rep.senders]
     text += fig.thresholds_lines(rep)
     return "\n".join(text)
+
+
+def _ladder_lines(head: str, ladders: list[tuple[str, list[str]]], width: int) -> list[str]:
+    """The percentiles' table: a row per distribution, a column per rung of the ladder."""
+    names = [LABELS[name] for name in NAMES]
+    cell = max(len(c) for c in [*names, *(c for _, cells in ladders for c in cells)])
+    lines = [f"  {head:<{width}}" + "  ".join(n.rjust(cell) for n in names)]
+    lines += [f"  {label:<{width}}" + "  ".join(c.rjust(cell) for c in cells)
+              for label, cells in ladders]  # fmt: skip
+    return lines
+
+
+def failures_lines(failures: tuple[Failure, ...] | None) -> list[str]:
+    """The failures table (the dead stream by kind and reason), as Locust's: a heading,
+    then a line per reason; ``none`` when nothing was given up; nothing when unknown."""
+    if failures is None:
+        return []
+    if not failures:
+        return ["  failures (dead stream, by reason): none"]
+    kind = max(len(f.kind) for f in failures)
+    count = max(len(str(f.count)) for f in failures)
+    lines = ["  failures (dead stream, by reason):"]
+    lines += [f"    {f.kind:<{kind}}  {f.count:>{count}}  {f.reason}" for f in failures]
+    return lines
 
 
 def _label(figure: Figure, rep: Report) -> str:
@@ -105,7 +137,7 @@ def sender_line(row: SenderRow) -> str:
             continue
         if figure.kind is Kind.PERCENTILES:
             shown = fig.MISSING if value is None else fig.exact(value).replace(" ", "")
-            parts.append(f"{figure.name}_{'/'.join(NAMES)}={shown}")
+            parts.append(f"{figure.name}_{'/'.join(SHORT)}={shown}")
             continue
         parts.append(f"{figure.name}={fig.plain(figure.kind, value)}")
     return " ".join(parts)

@@ -11,7 +11,7 @@ import re
 import sys
 
 from monitor.figures.catalogue import COUNTER, FIGURES, HISTOGRAM, SENDER_FIGURES, Figure, Kind
-from monitor.tally.quantiles import NAMES
+from monitor.tally.quantiles import NAMES, SHORT
 from monitor.views.csvfile import HEADER
 from monitor.views.metrics import PREFIX
 from tests.support import ROOT
@@ -31,8 +31,9 @@ UNITS = {
 
 
 def _names(figure: Figure) -> str:
-    if figure.kind is Kind.PERCENTILES:
-        return f"`{figure.name}_p50`, `_p95`, `_p99`"
+    if figure.kind is Kind.PERCENTILES:  # the plain line: p50, p95, p99; the CSV: all
+        rest = ", ".join(f"`_{q}`" for q in NAMES[1:])
+        return f"`{figure.name}_{NAMES[0]}`, {rest}"
     return f"`{figure.name}`"
 
 
@@ -56,7 +57,7 @@ def catalogue_table() -> str:
 def sender_table() -> str:
     rows = ["| column | kind | final text | JSON |", "|---|---|---|---|"]
     for f in SENDER_FIGURES:
-        name = f"`{f.name}_{'/'.join(NAMES)}`" if f.kind is Kind.PERCENTILES else f"`{f.name}`"
+        name = f"`{f.name}_{'/'.join(SHORT)}`" if f.kind is Kind.PERCENTILES else f"`{f.name}`"
         rows.append(f"| {f.header.replace(chr(10), ' ')} | {f.kind.value} | {name} | `{f.json}` |")
     return "\n".join(rows)
 

@@ -44,7 +44,11 @@ def test_conditions_are_read_in_the_figures_unit(figure: str, condition: str, li
         ({"delivered_95": "<= 10d"}, "a time takes ms, s, m or h, not 'd'"),
         ({"abandoned": "== 0s"}, "a count takes no unit ('s')"),
         ({"failure_ratio": "< 3ms"}, "a ratio takes % or a fraction, not 'ms'"),
-        ({"latency.p90": "< 1s"}, "latency.p90: no such percentile; there are p50, p95, p99"),
+        (
+            {"latency.p80": "< 1s"},
+            "latency.p80: no such percentile; there are min, p50, p66, p75, p90, p95, p99, p99.9,"
+            " max",
+        ),
         ({"delivered_120": "< 1s"}, "a share of the run's messages is 0..100"),
         ({"elapsed": "< 1e999"}, "the number is not finite"),
     ],
@@ -96,3 +100,27 @@ def test_a_run_that_did_not_complete_has_no_completion() -> None:
     rep = final_report()  # 9 + 1 of 100 settled: stopped
     (verdict,) = judge(parse({"completion": "<= 1h", "sent": ">= 1"}), rep, lambda share: None)[:1]
     assert not rep.complete and verdict.value is None and verdict.passed is None  # not judged
+
+
+def test_every_rung_of_the_percentile_ladder_is_a_figure() -> None:
+    """``NAME.p99.9``, ``NAME.min`` and ``NAME.max`` read the ladder's fields (issue 25)."""
+    rep = final_report(state=COMPLETE)
+    assert rep.queue_wait is not None and rep.attempt_time is not None
+    spec = {
+        "latency.p99.9": "<= 1s",
+        "latency.min": "< 510ms",  # 0.5 s, within the histogram's 1 %
+        "attempt_time.max": "< 0.15",  # one attempt of 0.2 s: fails
+        "latency.p66": "< 1s",
+    }
+    verdicts = {v.threshold.figure: v for v in judge(parse(spec), rep, lambda share: None)}
+    assert verdicts["latency.p99.9"].value == rep.queue_wait.p99_9 == rep.queue_wait.max
+    assert verdicts["latency.min"].value == rep.queue_wait.min == pytest.approx(0.5, rel=0.0101)
+    assert verdicts["attempt_time.max"].value == pytest.approx(0.2, rel=0.0101)
+    assert verdicts["latency.p66"].value == rep.queue_wait.p66
+    passed = {figure: v.passed for figure, v in verdicts.items()}
+    assert passed == {
+        "latency.p99.9": True,
+        "latency.min": True,
+        "attempt_time.max": False,
+        "latency.p66": True,
+    }

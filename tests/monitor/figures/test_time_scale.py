@@ -196,7 +196,18 @@ def test_scale_one_output_is_unchanged_but_for_the_new_figures() -> None:
     before = BEFORE_FINAL.splitlines()
     assert text[0] == before[0]
     lines = {" ".join(t.split()) for t in before[1:] if not t.startswith("  gw-")}
+    ladders = {line for line in lines if line.endswith(" s") and " / " in line}
+    lines -= ladders | {"percentiles p50 / p95 / p99"}
     assert lines <= {" ".join(t.split()) for t in text}  # as they were
+    # the percentiles: now a table of the whole ladder (issue 25), p50, p95, p99 as they were
+    assert " ".join(_starting(text, "  percentiles (s)").split()) == (
+        "percentiles (s) min p50 p66 p75 p90 p95 p99 p99.9 max"
+    )
+    for old in ladders:
+        label, values = old.removesuffix(" s").rsplit(" ", 5)[0], old.split(" / ")
+        values = [values[0].rsplit(" ", 1)[1], values[1], values[2].removesuffix(" s")]
+        cells = _starting(text, "  " + label).removeprefix("  " + label).split()
+        assert [cells[1], cells[5], cells[6]] == values, label
     for old, new in zip(before[-2:], text[-2:], strict=True):
         old_tokens = set(old.replace(" (cfg ", " cfg=").replace(")", "").split())
         for token in old_tokens - {t for t in old_tokens if t.startswith("cfg=")}:
@@ -205,6 +216,10 @@ def test_scale_one_output_is_unchanged_but_for_the_new_figures() -> None:
     assert "cfg_mean=0.1000s avg_attempt=0.1181s" in text[-2]
     # 1000 messages at the 14 msg/s of the two profiles
     assert "predicted completion (from the profiles) 1m11s" in {" ".join(t.split()) for t in text}
+
+
+def _starting(lines: list[str], head: str) -> str:
+    return next(line for line in lines if line.startswith(head))
 
 
 # -- the prediction: caps, outage windows, failures, undeliverable numbers ---------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import re
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from common.errors import RunMissing
 from common.keys import RunKeys
 from common.run import RunState
 from launcher.cli import main as sim_app
+from launcher.runs_text import compare_text, show_text
 from monitor.cli import main as monitor_app
 from monitor.figures.report import build
 from monitor.figures.snapshot import Snapshot
@@ -28,6 +30,7 @@ from monitor.views import history
 from monitor.views.csvfile import HEADER, PeriodCsv
 from producer.cli import main as producer_app
 from tests.commands import Runner
+from tests.monitor.support import sample_report
 from tests.roles import produce_now, send_all, watch
 
 CONFIG = (
@@ -278,3 +281,174 @@ def test_a_csv_path_that_cannot_be_written_is_refused_at_start(
         result = runner(app, [*args, "--csv", path])
         assert result.exit_code == 2, result.stderr
         assert "csv" in result.error and expected in result.error
+
+
+# --- issue 25: what a kept run says of itself ----------------------------------------
+
+COMPRESSED = (
+    "num_messages: 80\nreport_period: 0.05\ntime_scale: 20\ninvalid_fraction: 0.1\n"
+    "senders:\n"
+    "  - {mean_time: 0.001, failure_rate: 0.5, max_attempts: 2}\n"
+    "  - {mean_time: 0.002, failure_rate: 0.1, concurrency: 2}\n"
+)
+
+
+def test_a_kept_run_keeps_its_configuration_failures_and_time_scale(
+    runner: Runner, redis_url: str, runs: list[str], tmp_path: Path
+) -> None:
+    """`show` gives the configuration the run ran, its failures by reason, the whole
+    percentile ladder and its time scale; `compare` names the configuration's keys that
+    differ; `runs` says which runs' times are simulated, and their predicted completion."""
+    first, second, _ = runs
+    (tmp_path / "x20.yaml").write_text(COMPRESSED, encoding="utf-8")
+    simulate(runner, redis_url, first, "--plain", "--seed", "1")
+    result = runner(sim_app, ["run", "x20.yaml", "--redis-url", redis_url, "--run", second,
+                              "--json", "--plain", "--seed", "2"])  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    assert summary["time_scale"] == 20.0
+    failures = summary["failures"]
+    assert isinstance(failures, list) and {f["kind"] for f in failures} <= {
+        "abandoned",
+        "undeliverable",
+    }
+    counted = {kind: sum(f["count"] for f in failures if f["kind"] == kind)
+               for kind in ("abandoned", "undeliverable")}  # fmt: skip
+    assert counted == {"abandoned": summary["abandoned"], "undeliverable": summary["undeliverable"]}
+
+    listed = runner(sim_app, ["runs", "--redis-url", redis_url]).stdout
+    lines = {line.split()[0]: line for line in listed.splitlines()[1:]}
+    assert "simulated x20" in lines[second] and " real " in lines[first]
+    predicted = summary["predicted_completion"]
+    assert isinstance(predicted, float) and f"{predicted:.3f} s" in lines[second]
+
+    shown = runner(sim_app, ["show", second, "--redis-url", redis_url]).stdout
+    assert "simulated at x20" in shown and "took " in shown and "x20); predicted " in shown
+    assert "percentiles (simulated s)" in shown and "p99.9" in shown and "max" in shown
+    assert "failures (dead stream, by reason):" in shown
+    config = shown[shown.index("configuration:") :]
+    kept = [
+        ("time_scale", "20.0"),
+        ("invalid_fraction", "0.1"),
+        ("senders[0].max_attempts", "2"),
+        ("senders[1].concurrency", "2"),
+    ]
+    for key, value in kept:
+        assert re.search(rf"\n  {re.escape(key)} +{re.escape(value)}\n", config + "\n"), key
+
+    compared = runner(sim_app, ["compare", first, second, "--redis-url", redis_url]).stdout
+    assert re.search(r"\ntimes +real +simulated x20\n", compared)
+    changes = compared[compared.index("configuration (keys that differ)") :].splitlines()[1:]
+    changed = {line.split()[0]: line.split()[1:] for line in changes}
+    assert changed["time_scale"] == ["1.0", "20.0"]
+    assert changed["invalid_fraction"] == ["0.0", "0.1"]
+    assert changed["senders[0].failure_rate"] == ["0.3", "0.5"]
+    assert changed["senders[0].max_attempts"] == ["-", "2"]
+    assert "num_messages" not in changed and "senders[1].concurrency" not in changed
+
+    as_json = json.loads(runner(sim_app, ["runs", "--redis-url", redis_url, "--json"]).stdout)
+    by_run = {r["run"]: r for r in as_json}
+    assert by_run[second]["state"] == "complete" and by_run[second]["config"]["time_scale"] == 20
+
+
+async def test_runs_without_a_summary_are_listed_running_or_interrupted(
+    runner: Runner, redis_url: str, runs: list[str]
+) -> None:
+    """A run stopped before completion keeps no summary: `runs` lists it from its meta,
+    ``interrupted`` (no sender at work) or ``running`` (a sender's fresh heartbeat), with
+    how far it got; `show` says which."""
+    stopped, going, _ = runs
+    client = Redis.from_url(redis_url, decode_responses=True)
+    try:
+        for run in (stopped, going):
+            await produce_now(client, run, 7)
+        now = float((await client.time())[0])
+        beat = json.dumps({"status": "live", "heartbeat": now, "mean_time": 0.1})
+        await client.hset(RunKeys(going).senders, "gw-1", beat)
+        listed = await asyncio.to_thread(runner, sim_app, ["runs", "--redis-url", redis_url])
+        lines = {line.split()[0]: line.split() for line in listed.stdout.splitlines()[1:]}
+        assert lines[stopped][1:5] == ["-", "interrupted", "0", "7"]
+        assert lines[going][1:5] == ["-", "running", "0", "7"]
+        as_json = await asyncio.to_thread(
+            runner, sim_app, ["runs", "--redis-url", redis_url, "--json"]
+        )
+        found = {r["run"]: r for r in json.loads(as_json.stdout)}
+        assert found[stopped]["state"] == "interrupted" and found[stopped]["summary"] is None
+        assert (found[stopped]["sent"], found[stopped]["total"]) == (0, 7)
+        shown = await asyncio.to_thread(runner, sim_app, ["show", going, "--redis-url", redis_url])
+        assert shown.exit_code == 2 and "running: a sender is at work" in shown.error
+        shown = await asyncio.to_thread(
+            runner, sim_app, ["show", stopped, "--redis-url", redis_url]
+        )
+        assert "interrupted: no sender at work" in shown.error
+    finally:
+        await client.aclose()
+
+
+async def test_the_kept_configuration_is_the_runs(fake: Redis, keys: RunKeys) -> None:
+    await produce_now(fake, keys.run, 6, seed=9, max_backlog=100)
+    await send_all(fake, keys.run, mean_time=0.0, failure_rate=0.0, concurrency=3)
+    assert await watch(fake, keys.run) is not None
+    stored = await history.load(fake, keys.run)
+    assert stored is not None and stored.config is not None
+    config = stored.config
+    assert (config["num_messages"], config["seed"], config["max_backlog"]) == (6, 9, 100)
+    assert (config["time_scale"], config["partitions"]) == (1.0, 1)
+    ((profile),) = config["senders"]
+    assert profile["senders"] == 1 and profile["concurrency"] == 3
+    assert profile["mean_time"] == 0.0
+
+
+def test_an_older_summary_without_configuration_or_ladder_still_shows() -> None:
+    old = {"run": "old", "state": "complete", "latency": {"p50": 0.1, "p95": 0.2, "p99": 0.3}}
+    stored = history.StoredRun("old", old, 1.0, 2.0)
+    shown = show_text(stored)
+    assert "configuration:" not in shown and "failures (" not in shown
+    row = next(line for line in shown.splitlines() if line.startswith("  queue wait"))
+    assert row.split()[-9:] == ["-", "0.1000", "-", "-", "-", "0.2000", "0.3000", "-", "-"]
+    compared = compare_text(stored, stored)
+    assert "configuration: not kept for old and old" in compared
+
+
+def test_csv_writes_the_senders_and_the_failures_beside_the_periods(
+    runner: Runner, tmp_path: Path
+) -> None:
+    """Beside ``periods.csv``: ``periods-senders.csv`` (a row per sender, its latest
+    figures, percentiles as their whole ladder) and ``periods-failures.csv`` (the
+    failures table), as Locust writes stats and failures beside its history; the period
+    file's columns include ``run`` and ``undeliverable`` (they were there already)."""
+    (tmp_path / "x20.yaml").write_text(COMPRESSED, encoding="utf-8")
+    out = tmp_path / "periods.csv"
+    result = runner(sim_app, ["run", "x20.yaml", "--plain", "--json", "--csv", str(out)])
+    assert result.exit_code == 0, result.stderr
+    summary = json.loads(result.stdout)
+    last = read_rows(out)[-1]
+    assert last["run"] == summary["run"] and int(last["undeliverable"]) == summary["undeliverable"]
+    assert float(last["wait_p99_9"]) == pytest.approx(summary["latency"]["p99_9"], abs=1e-6)
+    assert float(last["attempt_max"]) == pytest.approx(summary["attempt_time"]["max"], abs=1e-6)
+
+    senders = read_rows(tmp_path / "periods-senders.csv")
+    assert [r["sender"] for r in senders] == [s["name"] for s in summary["senders"]]
+    for row, kept in zip(senders, summary["senders"], strict=True):
+        assert row["run"] == summary["run"] and row["status"] == kept["status"] == "done"
+        assert int(row["sent"]) == kept["sent"] and int(row["attempts"]) == kept["attempts"]
+        assert float(row["attempt_p99_9"]) == pytest.approx(kept["attempt_time"]["p99_9"])
+    assert list(senders[0])[:4] == ["time", "run", "sender", "status"]
+
+    failures = read_rows(tmp_path / "periods-failures.csv")
+    assert [(r["kind"], r["reason"], int(r["count"])) for r in failures] == [
+        (f["kind"], f["reason"], f["count"]) for f in summary["failures"]
+    ]
+    assert failures and {r["run"] for r in failures} == {summary["run"]}
+    assert not list(tmp_path.glob(".*.part"))  # each written whole, then renamed
+
+
+def test_the_senders_csv_holds_each_reports_senders_as_soon_as_made(tmp_path: Path) -> None:
+    writer = PeriodCsv(tmp_path / "p.csv")
+    assert read_rows(tmp_path / "p-senders.csv") == []  # written (its header) at start
+    writer.update(sample_report())
+    rows = read_rows(tmp_path / "p-senders.csv")
+    assert [r["sender"] for r in rows] == ["gw-a", "gw-b", "gw-c"]
+    assert rows[2]["avg_attempt"] == "" and rows[0]["attempt_p50"] != ""
+    assert not (tmp_path / "p-failures.csv").exists()  # only at the end, once counted
+    writer.close()

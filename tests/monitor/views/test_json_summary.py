@@ -58,7 +58,8 @@ def test_json_summary_field_by_field() -> None:
     assert math.isclose(data["avg_time_per_message"], (10 * 0.1 + 4 * 0.2) / 9, rel_tol=1e-5)
     assert data["elapsed"] == 19.0  # complete: created to the last result
     assert math.isclose(data["throughput"], 9 / 19, rel_tol=1e-3)
-    assert set(data["latency"]) == {"p50", "p95", "p99"}
+    ladder = {"min", "p50", "p66", "p75", "p90", "p95", "p99", "p99_9", "max"}
+    assert set(data["latency"]) == ladder  # the whole ladder (issue 25)
     # six latencies of 0.5 s, three of 1.0 s; the histogram is within 1 %
     assert data["latency"]["p50"] == pytest.approx(0.5, rel=0.0101)
     assert data["latency"]["p99"] == pytest.approx(1.0, rel=0.0101)
@@ -84,4 +85,7 @@ def test_json_summary_field_by_field() -> None:
     assert data["state"] == "complete"
     assert data["failure_ratio"] == pytest.approx(4 / 14, rel=1e-5)
     assert data["predicted_rate"] == pytest.approx(5 + 8 + 5, rel=0.01)
-    assert set(data["delivery_time"]) == set(data["attempt_time"]) == {"p50", "p95", "p99"}
+    assert set(data["delivery_time"]) == set(data["attempt_time"]) == ladder
+    assert set(gw_a["attempt_time"]) == set(gw_a["lateness"]) == ladder
+    assert data["latency"]["min"] == pytest.approx(0.5, rel=0.0101)
+    assert data["latency"]["max"] == data["latency"]["p99_9"]
