@@ -192,3 +192,12 @@ def test_with_flags_needs_a_description_and_somewhere_to_put_the_values() -> Non
         with_flags(SenderSettings)(no_flags)
     with pytest.raises(TypeError, match="description"):
         with_flags(Toy)(flags)
+
+
+@pytest.mark.parametrize("name", ["gw\n1", "gw\t1", "gw\x1b[31m", ""])
+def test_a_name_that_would_break_a_line_is_refused(runner: Runner, name: str) -> None:
+    """Outcomes and plain report lines carry the sender's name: a newline, a tab or an
+    escape in it would split or forge them (issue 24); exit 2, one line."""
+    done = runner(sender.cli.main, ["--name", name, "--redis-url", "redis://127.0.0.1:1/0"])
+    assert done.exit_code == 2
+    assert done.error.startswith("sms-sender: error: name:")
