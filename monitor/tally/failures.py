@@ -13,7 +13,8 @@ dead letter's reason every number reads ``N``, and an outcome line that could no
 recorded is not quoted), cut at ``REASON_CHARS``, and at most ``MAX_REASONS`` are told
 apart: later ones count as ``other reasons`` of their kind. A second abandonment or
 rejection of one message (record.lua writes it to the stream, but counts the message
-once) is counted once, by a bitmap of the run's seqs (``total`` / 8 bytes).
+once) is counted once, by a bitmap of the run's seqs (at most ``total`` / 8 bytes, in
+chunks made as failing seqs fall in them).
 """
 
 from __future__ import annotations
@@ -70,6 +71,9 @@ def _text(value: Text) -> str:
     return value.decode(errors="replace") if isinstance(value, bytes) else value
 
 
+CHUNK_BITS = 20  # seqs a chunk of the settled bitmap covers: 2^20 (128 KiB)
+
+
 class Reasons:
     """Dead-stream entries counted by kind and grouped reason, in bounded memory."""
 
@@ -77,7 +81,9 @@ class Reasons:
         self.total = total
         self.limit = limit
         self.counts: dict[tuple[str, str], int] = {}
-        self._settled = bytearray((max(total, 0) + 7) // 8)  # seqs abandoned or rejected
+        # seqs abandoned or rejected: a bitmap in chunks made as seqs fall in them, so a
+        # run of 10^9 messages with few failures does not hold 125 MB for them
+        self._settled: dict[int, bytearray] = {}
         self._keys: dict[tuple[Text, Text], tuple[str, str]] = {}  # raw -> (kind, grouped)
 
     def add(self, reason: Text, seq: Text = "", named: Text = "") -> None:
@@ -100,10 +106,13 @@ class Reasons:
         if not (seq.isascii() and seq.isdigit()) or int(seq) >= self.total:
             return False
         n = int(seq)
-        byte, bit = n >> 3, 1 << (n & 7)
-        if self._settled[byte] & bit:
+        chunk = self._settled.get(n >> CHUNK_BITS)
+        if chunk is None:
+            chunk = self._settled[n >> CHUNK_BITS] = bytearray(1 << (CHUNK_BITS - 3))
+        byte, bit = (n & ((1 << CHUNK_BITS) - 1)) >> 3, 1 << (n & 7)
+        if chunk[byte] & bit:
             return True
-        self._settled[byte] |= bit
+        chunk[byte] |= bit
         return False
 
     def failures(self) -> tuple[Failure, ...]:

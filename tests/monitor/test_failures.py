@@ -192,3 +192,15 @@ async def test_every_partition_is_counted_on_a_server_and_a_cluster(
     finally:
         await client.delete(*RunKeys(run_name).all(3))
         await client.aclose()
+
+
+def test_a_second_abandonment_counts_once_in_a_billion_message_run() -> None:
+    """The bitmap that tells a second abandonment apart holds chunks only where failing
+    seqs fall: a run of 10^9 messages does not hold 125 MB for two failures."""
+    from monitor.tally.failures import Reasons  # noqa: PLC0415
+
+    reasons = Reasons(10**9)
+    for seq in ("999999999", "999999999", "7"):
+        reasons.add("abandoned after 3 attempts", seq)
+    assert sum(f.count for f in reasons.failures()) == 2
+    assert sum(len(chunk) for chunk in reasons._settled.values()) <= 2 * 2**17
