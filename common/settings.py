@@ -11,6 +11,7 @@ Every number must be finite and within the limits below (``LIMITS`` in the READM
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Self, TypeVar
@@ -24,7 +25,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, SettingsConfigDict, SettingsError
 
 from common.configfile import describe, read_yaml_mapping
 from common.errors import ConfigError
@@ -312,13 +313,24 @@ def load_settings(
     the caller has read it already. Raises ``ValidationError`` or ``ConfigError``.
     """
     given = {k: v for k, v in (flags or {}).items() if v is not None}
-    base = cls(_env_file=find_dotenv(), **given)  # type: ignore[call-arg]
+    base = _made(cls, given)
     if cfg is None and base.config is not None:
         cfg = read_config_file(base.config)
     if cfg is None:
         return base
     from_file = {k: v for k, v in cls.from_config(cfg).items() if k not in base.model_fields_set}
-    return cls(_env_file=find_dotenv(), **{**from_file, **_explicit(base)})  # type: ignore[call-arg]
+    return _made(cls, {**from_file, **_explicit(base)})
+
+
+def _made(cls: type[S], values: dict[str, Any]) -> S:
+    """``cls`` from ``values``, the environment and ``.env``; ConfigError naming the
+    variable when one that takes JSON (a mapping) holds something else."""
+    try:
+        return cls(_env_file=find_dotenv(), **values)  # type: ignore[call-arg]
+    except SettingsError as exc:
+        found = re.search(r'field "(\w+)"', str(exc))
+        name = cls.env_name(found.group(1)) if found else "a variable"
+        raise ConfigError(f"{name}: not valid JSON, which this variable takes") from None
 
 
 def _explicit(settings: RoleSettings) -> dict[str, Any]:

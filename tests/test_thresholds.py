@@ -134,3 +134,17 @@ def test_sms_sim_run_refuses_a_wrong_goal_before_it_starts(
     assert done.exit_code == 2
     assert done.error.startswith("sms-sim: error: thresholds.completion: '<= soon' is not")
     assert not redis.Redis.from_url(redis_url).keys(f"sms:{{{run_name}}}:*")  # no run made
+
+
+def test_thresholds_in_the_environment_that_are_not_json_are_one_line(
+    runner: Runner, redis_url: str, run_name: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MONITOR_THRESHOLDS takes a JSON object: anything else is exit 2 naming it (it was a
+    pydantic-settings traceback)."""
+    monkeypatch.setenv("MONITOR_THRESHOLDS", "not json")
+    code, _, err = watch(runner, redis_url, run_name)
+    assert code == 2
+    assert (
+        err.strip()
+        == "sms-monitor: error: MONITOR_THRESHOLDS: not valid JSON, which this variable takes"
+    )
