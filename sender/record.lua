@@ -193,7 +193,10 @@ local function compact()
   local low = tonumber(state[2]) or 0
   if first then
     local fields = first[2]
-    local seq = fields[1] == MSG.seq and tonumber(fields[2])
+    -- digits only: tonumber would take 'nan' and 'inf' (an entry injected by hand), and a
+    -- NaN shift would fail GETRANGE after the writes above, half-applying the batch
+    local digits = fields[1] == MSG.seq and string.match(fields[2], '^%d+$')
+    local seq = digits and tonumber(digits)
     local index = seq and (seq - part) / parts
     if not index or index > low then return end  -- not the producer's: wait until gone
     low = index
