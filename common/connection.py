@@ -128,7 +128,7 @@ def _raw_reply(response: Any, **options: Any) -> Any:
     return response
 
 
-RAW_COMMANDS = ("XREAD", "XREADGROUP", "XCLAIM")
+RAW_COMMANDS = ("XREAD", "XREADGROUP", "XCLAIM", "XRANGE")
 
 
 def raw_streams(client: Redis) -> Redis:

@@ -63,6 +63,18 @@ def redis_binary() -> str:
     return _redis_binary()
 
 
+@pytest.fixture
+def own_redis(redis_binary: str, tmp_path: Path) -> Iterator[RedisServer]:
+    """A redis-server of this test's own, whose configuration it may change (a policy, a
+    password, an ACL); stopped after the test."""
+    (tmp_path / "data").mkdir()
+    server = start_redis_server(redis_binary, tmp_path / "data")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
 @pytest.fixture(scope="session")
 def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisCluster]:
     """A throwaway 3-master Redis Cluster for the session (appendonly on, so a master

@@ -40,6 +40,22 @@ def python_m(module: str, args: Sequence[str] = ()) -> list[str]:
     return [sys.executable, "-m", module, *args]
 
 
+def in_own_group(argv: Sequence[str], env: Mapping[str, str], **kw: Any) -> subprocess.Popen[str]:
+    """``argv`` as a shell starts it: a process group of its own (a signal sent to the
+    group reaches it and whatever it starts), its output on pipes."""
+    return subprocess.Popen(
+        list(argv),
+        env=dict(env),
+        cwd=ROOT,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        **kw,
+    )
+
+
 class Role:
     """A role process with a name: ``python -m module`` (``python_m``) or a console script.
 

@@ -5,15 +5,13 @@ README and the code cannot drift apart."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import redis
 
 from launcher.cli import main as sim_app
 from tests.commands import Runner
-from tests.support import ROOT, RedisServer, start_redis_server
+from tests.support import ROOT, RedisServer
 
 PASSWORD = "acl-test-pw"
 
@@ -27,16 +25,11 @@ def readme_acl() -> list[str]:
 
 
 @pytest.fixture
-def limited(redis_binary: str, tmp_path: Path) -> Iterator[RedisServer]:
-    (tmp_path / "data").mkdir()
-    server = start_redis_server(redis_binary, tmp_path / "data")
-    admin = redis.Redis(port=server.port)
+def limited(own_redis: RedisServer) -> RedisServer:
+    admin = redis.Redis(port=own_redis.port)
     admin.execute_command("ACL", "SETUSER", "sms", *readme_acl())  # type: ignore[no-untyped-call]
     admin.close()
-    try:
-        yield server
-    finally:
-        server.stop()
+    return own_redis
 
 
 def test_the_readme_acl_serves_every_role_and_command(runner: Runner, limited: RedisServer) -> None:

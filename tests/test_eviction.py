@@ -4,9 +4,6 @@ at that risk. The run's keys have no TTL, so volatile-* policies never evict the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 import redis
 
@@ -15,17 +12,12 @@ from monitor.cli import main as monitor_app
 from producer.cli import main as producer_app
 from sender.cli import main as sender_app
 from tests.commands import Main, Runner
-from tests.support import RedisServer, start_redis_server
+from tests.support import RedisServer
 
 
 @pytest.fixture
-def server(redis_binary: str, tmp_path: Path) -> Iterator[RedisServer]:
-    (tmp_path / "data").mkdir()
-    started = start_redis_server(redis_binary, tmp_path / "data")
-    try:
-        yield started
-    finally:
-        started.stop()
+def server(own_redis: RedisServer) -> RedisServer:
+    return own_redis
 
 
 def policy(server: RedisServer, name: str) -> None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import io
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from common.keys import RunKeys
 from common.run import ensure_group
 from common.settings import MonitorSettings
 from tests.processes import Role, finish, python_m, role_env, spawn, stop_all
-from tests.support import RedisServer, start_redis_server, sync_client, wait_until
+from tests.support import RedisServer, sync_client, wait_until
 
 GONE_GROUP = "its consumer group 'senders' is gone from Redis while the run is not"
 
@@ -80,13 +79,8 @@ def test_a_destroyed_group_ends_every_role_with_one_line(redis_url: str, run_nam
 
 
 @pytest.fixture
-def evicting(redis_binary: str, tmp_path: Path) -> Iterator[RedisServer]:
-    (tmp_path / "data").mkdir()
-    started = start_redis_server(redis_binary, tmp_path / "data")
-    try:
-        yield started
-    finally:
-        started.stop()
+def evicting(own_redis: RedisServer) -> RedisServer:
+    return own_redis  # each test sets its policy
 
 
 def test_keys_evicted_mid_run_are_reported_as_eviction(

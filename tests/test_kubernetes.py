@@ -61,8 +61,23 @@ ROLES: dict[str, type[RoleSettings]] = {
     "monitor": MonitorSettings,
 }
 WORKLOADS = {"Deployment", "StatefulSet", "Job"}
-# What a redis-streams (or redis-cluster-streams) trigger's metadata may hold, in KEDA
-# 2.18.3 (pkg/scalers/redis_streams_scaler.go and redis_scaler.go, their `keda:` tags;
+# Where a redis-streams (or redis-cluster-streams) scaler finds its Redis and credentials,
+# in its trigger's metadata or its TriggerAuthentication.
+KEDA_CONNECTION = (
+    "address",
+    "addresses",
+    "host",
+    "hosts",
+    "port",
+    "ports",
+    "username",
+    "password",
+    "sentinelUsername",
+    "sentinelPassword",
+    "sentinelMaster",
+)
+# What such a trigger's metadata may hold, in KEDA 2.18.3
+# (pkg/scalers/redis_streams_scaler.go and redis_scaler.go, their `keda:` tags;
 # `xFromEnv` for the names that may come from the target's environment). The CRD types
 # `metadata` as a map of strings: a misspelt key would be ignored without a word.
 KEDA_STREAM_KEYS = {
@@ -75,43 +90,10 @@ KEDA_STREAM_KEYS = {
     "databaseIndex",
     "enableTLS",
     "unsafeSsl",
-    *(
-        name + suffix
-        for name in (
-            "address",
-            "addresses",
-            "host",
-            "hosts",
-            "port",
-            "ports",
-            "username",
-            "password",
-            "sentinelUsername",
-            "sentinelPassword",
-            "sentinelMaster",
-        )
-        for suffix in ("", "FromEnv")
-    ),
+    *(name + suffix for name in KEDA_CONNECTION for suffix in ("", "FromEnv")),
 }
 # What a TriggerAuthentication may give the same scalers (their authParams).
-KEDA_AUTH_PARAMETERS = {
-    "address",
-    "addresses",
-    "host",
-    "hosts",
-    "port",
-    "ports",
-    "username",
-    "password",
-    "sentinelUsername",
-    "sentinelPassword",
-    "sentinelMaster",
-    "tls",
-    "cert",
-    "key",
-    "keyPassword",
-    "ca",
-}
+KEDA_AUTH_PARAMETERS = {*KEDA_CONNECTION, "tls", "cert", "key", "keyPassword", "ca"}
 STREAM_TRIGGERS = {"redis-streams", "redis-cluster-streams"}
 HAND_BACK_MARGIN = 5  # seconds past the grace: hand back the rest, close, exit
 PLACEHOLDER_URL = "redis://redis.example:6379/0"  # the user's Secret in external variants

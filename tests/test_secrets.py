@@ -4,7 +4,6 @@ is wrong in its port, database or options."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,7 +12,7 @@ import redis
 from common.target import mask_url
 from launcher.cli import main as sim_app
 from tests.commands import Runner
-from tests.support import RedisServer, start_redis_server
+from tests.support import RedisServer
 
 SECRET = "S3cr3tPW"
 
@@ -54,15 +53,10 @@ def test_a_wrong_url_is_refused_without_its_password(runner: Runner, url: str) -
 
 
 @pytest.fixture
-def protected(redis_binary: str, tmp_path: Path) -> Iterator[RedisServer]:
+def protected(own_redis: RedisServer) -> RedisServer:
     """A throwaway redis-server that wants a password."""
-    (tmp_path / "data").mkdir()
-    server = start_redis_server(redis_binary, tmp_path / "data")
-    redis.Redis(port=server.port).config_set("requirepass", SECRET)
-    try:
-        yield server
-    finally:
-        server.stop()
+    redis.Redis(port=own_redis.port).config_set("requirepass", SECRET)
+    return own_redis
 
 
 @pytest.mark.parametrize("form", ["user", "query"])

@@ -11,22 +11,12 @@ import time
 
 import pytest
 
-from tests.processes import python_m, role_env
-from tests.support import ROOT
+from tests.processes import in_own_group, python_m, role_env
 
 
 def started(module: str, env: dict[str, str]) -> subprocess.Popen[str]:
     """``python -m module`` in a process group of its own, as a shell starts it."""
-    return subprocess.Popen(
-        python_m(module, ["--plain"] if module == "monitor" else []),
-        env=env,
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    return in_own_group(python_m(module, ["--plain"] if module == "monitor" else []), env)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
@@ -73,16 +63,8 @@ def test_a_deliberate_second_signal_still_ends_a_role_at_once(
 
     env = role_env(redis_url, run_name)
     assert finish(spawn("producer", ["--count", "20"], env))[0] == 0
-    proc = subprocess.Popen(
-        python_m("sender", ["--mean-time", "20", "--concurrency", "4", "--grace", "30"]),
-        env=env,
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-    )
+    flags = ["--mean-time", "20", "--concurrency", "4", "--grace", "30"]
+    proc = in_own_group(python_m("sender", flags), env)
     assert proc.stderr is not None
     deadline = time.monotonic() + 20
     while "mean_time=20s" not in proc.stderr.readline():  # serving: messages in flight

@@ -22,9 +22,9 @@ from launcher.cli import main as sim_main
 from launcher.workers import spread
 from sender.station import serve
 from tests.commands import Runner
-from tests.processes import clean_env, python_m, role_env
+from tests.processes import clean_env, in_own_group, python_m, role_env
 from tests.roles import sender_settings
-from tests.support import ROOT, sync_client, wait_until
+from tests.support import sync_client, wait_until
 
 FLEET = (
     "senders:\n"
@@ -37,17 +37,7 @@ FLEET = (
 
 def sim(args: list[str], env: dict[str, str], **kw: Any) -> subprocess.Popen[str]:
     """``sms-sim run ARGS`` as its own process (and process group)."""
-    return subprocess.Popen(
-        python_m("launcher", ["run", *args]),
-        env=env,
-        cwd=ROOT,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,
-        **kw,
-    )
+    return in_own_group(python_m("launcher", ["run", *args]), env, **kw)
 
 
 def descendants(pid: int) -> list[tuple[int, str]]:

@@ -12,16 +12,14 @@ second: a run of 10^6 messages to numbers of which 10 % cannot receive ends 0.3 
 
 from __future__ import annotations
 
-import copy
 import logging
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.asyncio.cluster import RedisCluster
 from redis.client import NEVER_DECODE
 from redis.exceptions import ResponseError
 
-from common.connection import flat_entries
+from common.connection import flat_entries, raw_streams
 from common.keys import RunKeys
 from common.results import DEAD_FIELDS
 from monitor.tally.failures import Failure, Reasons
@@ -33,18 +31,6 @@ SEQ, REASON, KIND = b"seq", b"reason", b"kind"
 # record.lua writes DEAD_FIELDS in this order: the seq and the reason by position
 LAYOUT = tuple(name.encode() for name in DEAD_FIELDS)
 _SEQ_AT, _REASON_AT = 2 * LAYOUT.index(SEQ) + 1, 2 * LAYOUT.index(REASON) + 1
-
-
-def _raw(client: Redis) -> Redis:
-    """A client sharing ``client``'s connections whose XRANGE replies stay raw (flat
-    ``[field, value, ...]`` lists); a cluster client as it is (``flat_entries`` flattens
-    its dicts)."""
-    if isinstance(client, RedisCluster):
-        return client
-    clone = copy.copy(client)
-    clone.response_callbacks = copy.copy(client.response_callbacks)
-    clone.set_response_callback("XRANGE", lambda response, **_: response)
-    return clone
 
 
 def _bytes(value: Any) -> bytes:
@@ -69,7 +55,7 @@ async def failures(
     """The run's dead-stream entries by kind and reason; None when a dead stream cannot be
     read (a key of another type: the summary then says the failures are unknown)."""
     reasons = Reasons(total)
-    raw = _raw(client)
+    raw = raw_streams(client)
     try:
         for part in keys.parts(partitions):
             start: bytes | str = "-"
