@@ -14,6 +14,7 @@ from redis.exceptions import RedisError, ResponseError
 from common import keys as k
 from common.errors import RunMissing
 from common.keys import RunKeys
+from common.run import read_state
 
 EVICTING = "allkeys-"  # the policies that may evict keys without a TTL, as a run's are
 
@@ -46,11 +47,11 @@ async def _explain(client: Redis, keys: RunKeys, error: RunMissing) -> RunMissin
             "on a server with maxmemory-policy noeviction",
             keys.run,
         )
-    partitions = await client.hget(keys.run_meta, k.META_PARTITIONS)
-    if await client.hget(keys.run_meta, k.META_TOTAL) is None:
+    state = await read_state(client, keys)
+    if state is None:
         return error  # the meta is gone: reset, or a restart without persistence
     try:
-        await check_outboxes(client, keys, int(partitions or 1))
+        await check_outboxes(client, keys, state.partitions)
     except RunMissing as deleted:
         return deleted
     return error

@@ -384,7 +384,7 @@ def _thresholds(s: Summary) -> list[str]:
             shown = fig.verdict_value(Verdict(threshold, number, passed))
         except (SimError, TypeError, ValueError):
             shown = str(value)
-        status = fig.UNJUDGED if passed is None else fig.PASSED if passed else fig.FAILED
+        status = fig.status_word(passed if isinstance(passed, bool) else None)
         rows.append((status, f"{figure} {condition}", shown))
     return [f"thresholds: {good} of {len(rows)} passed", table(rows, "  ")]
 

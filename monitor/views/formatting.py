@@ -241,7 +241,12 @@ def verdict_value(verdict: Verdict) -> str:
 
 
 def verdict_status(verdict: Verdict) -> str:
-    return UNJUDGED if verdict.passed is None else PASSED if verdict.passed else FAILED
+    return status_word(verdict.passed)
+
+
+def status_word(passed: bool | None) -> str:
+    """``passed``, ``FAILED``, or ``not judged`` (None: the run did not complete)."""
+    return UNJUDGED if passed is None else PASSED if passed else FAILED
 
 
 def verdict_text(verdict: Verdict) -> str:
